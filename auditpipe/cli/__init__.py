@@ -1,0 +1,41 @@
+"""Command-line interface: parse, call the core, render, map errors to exit codes.
+
+One module per verb group; this module wires them together and owns the single
+handler that turns an ``auditpipe.errors.Error`` into a message and an exit code
+(2 for bad input or environment, 1 when a check said no).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from cyclopts import CycloptsError
+
+from auditpipe.cli import ledger_cmds, setup_cmds  # noqa: F401  (registers commands)
+from auditpipe.cli.app import app, err
+from auditpipe.errors import Error
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``auditpipe`` console script."""
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = app(tokens)
+    except CycloptsError:
+        # cyclopts has already printed its own panel describing the usage error.
+        return 2
+    except Error as exc:
+        err.print(f"[bold red]error:[/] {exc.diagnostics()}", markup=True, highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    if isinstance(result, int) and not isinstance(result, bool):
+        return result
+    return 0
+
+
+def run() -> None:
+    """``python -m auditpipe`` support."""
+    sys.exit(main())

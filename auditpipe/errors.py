@@ -1,0 +1,122 @@
+"""Every error auditpipe raises, and the exit code each one maps to.
+
+The hierarchy (exit code in brackets)::
+
+    Error                         [2] base; bad input or environment
+    ├── ConfigError               [2] unreadable / invalid config or spec file
+    ├── RepositoryError           [2] not a git repository, bare repository, ...
+    ├── SigningKeyError           [2] missing, unreadable or locked signing key
+    ├── ManifestError             [2] a statement or bundle that cannot be built or parsed
+    ├── FingerprintError          [2] a path that cannot be fingerprinted
+    ├── LedgerError               [2] the ledger cannot be read or written
+    │   └── EntryNotFound         [2] unknown or ambiguous entry id
+    └── CheckFailed               [1] a check said no
+        └── VerificationFailed    [1] the ledger or a signature did not verify
+
+Third-party exceptions (dulwich, cryptography, pyarrow, pydantic) are caught at
+the module that talks to the library and re-raised as one of these, so callers
+and the CLI only ever see ``auditpipe.errors.Error``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class Error(Exception):
+    """Base of every auditpipe error.
+
+    ``message`` says what went wrong, ``hint`` what to do about it; ``path`` and
+    ``line`` locate the problem when it comes from a file.
+    """
+
+    exit_code: int = 2
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        path: str | Path | None = None,
+        line: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.path = str(path) if path is not None else None
+        self.line = line
+
+    def location(self) -> str | None:
+        """``file:line`` (or just ``file``) when the error comes from a file."""
+        if self.path is None:
+            return None
+        return f"{self.path}:{self.line}" if self.line is not None else self.path
+
+    def diagnostics(self) -> str:
+        """A human-readable, one-paragraph explanation for the terminal."""
+        where = self.location()
+        text = f"{where}: {self.message}" if where else self.message
+        if self.hint:
+            text += f"\n{self.hint}"
+        return text
+
+
+class ConfigError(Error):
+    """A configuration, spec or policy file is missing or invalid."""
+
+
+class RepositoryError(Error):
+    """The git repository is missing, bare, or unusable."""
+
+
+class SigningKeyError(Error):
+    """A signing key is missing, unreadable, corrupt or locked."""
+
+
+class ManifestError(Error):
+    """A statement, envelope or bundle cannot be built or parsed."""
+
+
+class FingerprintError(Error):
+    """A path cannot be fingerprinted (missing, unreadable, unsafe)."""
+
+
+class LedgerError(Error):
+    """The ledger branch cannot be read or written."""
+
+
+class EntryNotFound(LedgerError):
+    """No entry (or more than one) matches the id or prefix given."""
+
+    def __init__(self, message: str, *, candidates: Sequence[str] = (), hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.candidates = list(candidates)
+
+    def diagnostics(self) -> str:
+        text = super().diagnostics()
+        if self.candidates:
+            text += "\ncandidates:\n" + "\n".join(f"  {c}" for c in self.candidates)
+        return text
+
+
+class CheckFailed(Error):
+    """A check ran and said no (exit code 1)."""
+
+    exit_code = 1
+
+
+class VerificationFailed(CheckFailed):
+    """Signatures, digests or ledger history failed verification."""
+
+    def __init__(self, message: str, *, problems: Sequence[str] = (), hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.problems = list(problems)
+
+    def diagnostics(self) -> str:
+        text = self.message
+        if self.problems:
+            text += "\n" + "\n".join(f"  - {p}" for p in self.problems)
+        if self.hint:
+            text += f"\n{self.hint}"
+        return text
