@@ -1,0 +1,194 @@
+"""Predicate models: stage-run/v1, promotion/v1 and checkpoint/v1.
+
+Field names on the wire are camelCase (in-toto convention); Python attributes
+are snake_case. Models are frozen and reject unknown fields, so a statement that
+parses is exactly one of these shapes. The JSON Schemas shipped in
+``auditpipe/manifest/schemas/`` are generated from these models
+(``python -m auditpipe.manifest.schema``) and tested against every manifest the
+test-suite produces.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+STAGE_RUN_V1 = "https://auditpipe.dev/stage-run/v1"
+PROMOTION_V1 = "https://auditpipe.dev/promotion/v1"
+CHECKPOINT_V1 = "https://auditpipe.dev/checkpoint/v1"
+
+SHA256_HEX = r"^[0-9a-f]{64}$"
+
+# Param names that look like credentials are refused outright: a signed,
+# append-only ledger is the worst possible place to leak a secret.
+SECRET_NAME = re.compile(
+    r"(password|passwd|passphrase|secret|token|api[_-]?key|private[_-]?key|credential)",
+    re.IGNORECASE,
+)
+
+RunStatus = Literal["succeeded", "failed", "gate_failed"]
+
+
+class WireModel(BaseModel):
+    """Base for everything that is signed: frozen, strict about unknown fields."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+    )
+
+
+class Digest(WireModel):
+    sha256: str = Field(pattern=SHA256_HEX)
+
+
+class PipelineRef(WireModel):
+    path: str
+    sha256: str = Field(pattern=SHA256_HEX)
+
+
+class CodeState(WireModel):
+    """The workspace's code when the stage ran."""
+
+    commit: str | None = None
+    tree: str | None = None
+    dirty: bool
+    deps: dict[str, str] = Field(default_factory=dict)
+    """sha256 of each code dependency (repo-relative path -> hex digest)."""
+
+
+class Material(WireModel):
+    """One input or output, as a resource descriptor with its fingerprint."""
+
+    name: str
+    digest: Digest
+    size: int | None = None
+    kind: Literal["file", "directory", "symlink"] = "file"
+    files: int | None = None
+    table: dict[str, Any] | None = None
+    produced_by: str | None = Field(default=None, pattern=SHA256_HEX)
+
+
+class FailedExpectation(WireModel):
+    type: str
+    column: str | None = None
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    observed: Any = None
+
+
+class Validation(WireModel):
+    suite: str
+    suite_path: str
+    suite_digest: Digest
+    data: str
+    data_digest: Digest
+    success: bool
+    statistics: dict[str, Any] = Field(default_factory=dict)
+    failed_expectations: list[FailedExpectation] = Field(default_factory=list)
+
+
+class Environment(WireModel):
+    python: str
+    platform: str
+    packages_digest: str = Field(pattern=SHA256_HEX)
+    packages: list[str] = Field(default_factory=list)
+    variables: dict[str, str] = Field(default_factory=dict)
+    """Allow-listed environment variables only; nothing else is ever recorded."""
+
+
+class Runner(WireModel):
+    user: str
+    host: str
+    ci_run_url: str | None = None
+
+
+class Logs(WireModel):
+    stdout: Digest | None = None
+    stderr: Digest | None = None
+
+
+class StageRun(WireModel):
+    """Predicate of ``https://auditpipe.dev/stage-run/v1``: one executed stage."""
+
+    stage: str = Field(min_length=1)
+    status: RunStatus
+    command: str | None = None
+    pipeline: PipelineRef | None = None
+    stage_key: str | None = Field(default=None, pattern=SHA256_HEX)
+    code: CodeState
+    materials: list[Material] = Field(default_factory=list)
+    products: list[Material] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    validations: list[Validation] = Field(default_factory=list)
+    environment: Environment
+    logs: Logs | None = None
+    started_at: str
+    finished_at: str
+    exit_code: int | None = None
+    runner: Runner
+
+    @field_validator("params")
+    @classmethod
+    def _no_secrets(cls, params: dict[str, Any]) -> dict[str, Any]:
+        for path in _keys(params):
+            if SECRET_NAME.search(path.rsplit(".", 1)[-1]):
+                raise ValueError(
+                    f"param {path!r} looks like a secret and would be signed into an "
+                    "append-only ledger; rename it or pass it through an environment "
+                    "variable that is not recorded"
+                )
+        return params
+
+
+class Promotion(WireModel):
+    """Predicate of ``promotion/v1``: an artifact digest moved to a stage."""
+
+    artifact: str
+    digest: Digest
+    stage: str = Field(min_length=1)
+    policy: PipelineRef
+    decision: Literal["allow"]
+    reasons: list[str] = Field(default_factory=list)
+    runs: list[str] = Field(default_factory=list)
+    promoted_at: str
+    runner: Runner
+
+
+class Checkpoint(WireModel):
+    """Predicate of ``checkpoint/v1``: a signed commitment to a ledger head."""
+
+    head: str = Field(pattern=r"^[0-9a-f]{40}$")
+    entries: int = Field(ge=0)
+    entries_digest: str = Field(pattern=SHA256_HEX)
+    """sha256 over the sorted entry ids present at ``head``, one per line."""
+    created_at: str
+
+
+PREDICATES: dict[str, type[WireModel]] = {
+    STAGE_RUN_V1: StageRun,
+    PROMOTION_V1: Promotion,
+    CHECKPOINT_V1: Checkpoint,
+}
+
+KIND_OF: dict[str, str] = {
+    STAGE_RUN_V1: "stage-run",
+    PROMOTION_V1: "promotion",
+    CHECKPOINT_V1: "checkpoint",
+}
+
+
+def _keys(value: Any, prefix: str = "") -> list[str]:
+    if not isinstance(value, dict):
+        return []
+    found: list[str] = []
+    for key, inner in value.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        found.append(path)
+        found.extend(_keys(inner, path))
+    return found
