@@ -1,0 +1,65 @@
+"""Local-key signing and verification: ECDSA P-256 / SHA-256 over DSSE PAE."""
+
+from __future__ import annotations
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from auditpipe.errors import VerificationFailed
+from auditpipe.manifest.canonical import IN_TOTO_PAYLOAD_TYPE, pae
+from auditpipe.signing.bundle import EntryBundle, key_bundle
+from auditpipe.signing.interface import Signer, SignerIdentity, Verifier
+from auditpipe.signing.keys import keyid_of
+
+_ECDSA = ec.ECDSA(hashes.SHA256())
+
+
+class LocalSigner(Signer):
+    """Signs with a private key held in this process."""
+
+    def __init__(self, key: ec.EllipticCurvePrivateKey, name: str | None = None) -> None:
+        self._key = key
+        self._identity = SignerIdentity(kind="key", keyid=keyid_of(key.public_key()), name=name)
+
+    @property
+    def identity(self) -> SignerIdentity:
+        return self._identity
+
+    def sign(self, payload: bytes, payload_type: str = IN_TOTO_PAYLOAD_TYPE) -> bytes:
+        signature = self._key.sign(pae(payload_type, payload), _ECDSA)
+        assert self._identity.keyid is not None
+        return key_bundle(payload, signature, self._identity.keyid)
+
+
+class LocalVerifier(Verifier):
+    """Accepts bundles signed by one of the project's trusted public keys."""
+
+    def __init__(self, trusted: dict[str, ec.EllipticCurvePublicKey]) -> None:
+        self._trusted = trusted
+
+    def verify(self, bundle: EntryBundle) -> SignerIdentity:
+        if bundle.payload_type != IN_TOTO_PAYLOAD_TYPE:
+            raise VerificationFailed(
+                f"payloadType is {bundle.payload_type!r}, expected {IN_TOTO_PAYLOAD_TYPE!r}"
+            )
+        if bundle.is_keyless:
+            raise VerificationFailed(
+                "keyless (certificate) signature, but no sigstore identity is trusted"
+            )
+        keyid = bundle.key_hint
+        key = self._trusted.get(keyid or "")
+        if key is None:
+            raise VerificationFailed(
+                f"signed by key {keyid}, which is not trusted (not in policies/keys/)"
+            )
+        message = pae(bundle.payload_type, bundle.payload)
+        for sig_keyid, signature in bundle.signatures:
+            if sig_keyid not in (None, "", keyid):
+                continue
+            try:
+                key.verify(signature, message, _ECDSA)
+            except InvalidSignature:
+                continue
+            return SignerIdentity(kind="key", keyid=keyid)
+        raise VerificationFailed(f"invalid signature for key {keyid}")
