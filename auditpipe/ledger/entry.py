@@ -1,0 +1,32 @@
+"""``Entry``: one ledger entry as read back: its bundle, statement and commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from auditpipe.manifest.statement import SignedStatement
+from auditpipe.signing.bundle import EntryBundle
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A ledger entry; ``id`` has been checked to equal sha256(payload)."""
+
+    id: str
+    bundle: EntryBundle
+    commit: str | None = None
+    committed_at: int | None = None
+
+    @cached_property
+    def signed(self) -> SignedStatement:
+        """The statement, parsed from the stored payload bytes."""
+        return SignedStatement.parse(self.bundle.payload, require_canonical=False)
+
+    @property
+    def kind(self) -> str:
+        return self.signed.kind
+
+    @property
+    def stage(self) -> str | None:
+        return self.signed.stage

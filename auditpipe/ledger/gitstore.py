@@ -1,0 +1,190 @@
+"""Git plumbing for the ledger, via dulwich: read trees, write objects, move the ref.
+
+Objects are written before the ref moves, and the ref moves only by
+compare-and-swap, so a reader or a crashed writer never sees a ref pointing at
+something incomplete. dulwich exceptions stop here and become ``LedgerError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+
+from dulwich.errors import ObjectFormatException
+from dulwich.file import FileLocked
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
+from dulwich.repo import Repo
+
+from auditpipe.errors import LedgerError
+from auditpipe.ledger.layout import LEDGER_REF
+from auditpipe.workspace import Workspace
+
+TREE_MODE = 0o040000
+FILE_MODE = 0o100644
+Path_ = tuple[bytes, ...]
+
+
+class GitStore:
+    """Object and ref access for one repository's ledger branch."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.repo: Repo = workspace.open()
+        self._trees: OrderedDict[bytes, Tree] = OrderedDict()
+
+    def close(self) -> None:
+        self.repo.close()
+
+    # -- reading ---------------------------------------------------------------
+
+    def head(self) -> bytes | None:
+        """The ledger ref's commit id, or None when the branch does not exist."""
+        try:
+            value = self.repo.refs[LEDGER_REF]  # type: ignore[index]
+        except KeyError:
+            return None
+        except OSError as exc:
+            raise LedgerError(f"cannot read ref {LEDGER_REF.decode()}: {exc}") from exc
+        return bytes(value) if value else None
+
+    def get(self, sha: bytes) -> ShaFile:
+        try:
+            return self.repo.object_store[ObjectID(sha)]
+        except KeyError:
+            raise LedgerError(
+                f"git object {sha.decode()} is missing from the repository",
+                hint="the repository is incomplete; fetch the ledger again or run `git fsck`",
+            ) from None
+        except (ObjectFormatException, ValueError, OSError) as exc:
+            raise LedgerError(f"git object {sha.decode()} is corrupt: {exc}") from exc
+
+    def commit(self, sha: bytes) -> Commit:
+        obj = self.get(sha)
+        if not isinstance(obj, Commit):
+            raise LedgerError(f"{sha.decode()} is not a commit")
+        return obj
+
+    def tree(self, sha: bytes) -> Tree:
+        cached = self._trees.get(sha)
+        if cached is not None:
+            self._trees.move_to_end(sha)
+            return cached
+        obj = self.get(sha)
+        if not isinstance(obj, Tree):
+            raise LedgerError(f"{sha.decode()} is not a tree")
+        self._trees[sha] = obj
+        if len(self._trees) > 4096:
+            self._trees.popitem(last=False)
+        return obj
+
+    def blob(self, sha: bytes) -> bytes:
+        obj = self.get(sha)
+        if not isinstance(obj, Blob):
+            raise LedgerError(f"{sha.decode()} is not a blob")
+        return bytes(obj.as_raw_string())
+
+    def lookup(self, tree_id: bytes, path: Path_) -> tuple[int, bytes] | None:
+        """(mode, sha) at ``path`` below ``tree_id``, or None."""
+        current = tree_id
+        mode = TREE_MODE
+        for part in path:
+            if mode != TREE_MODE:
+                return None
+            tree = self.tree(current)
+            if part not in tree:
+                return None
+            mode, current = tree[part]
+        return mode, current
+
+    def children(self, tree_id: bytes, path: Path_ = ()) -> list[tuple[bytes, int, bytes]]:
+        """(name, mode, sha) of each item of the tree at ``path`` (empty if absent)."""
+        found = self.lookup(tree_id, path) if path else (TREE_MODE, tree_id)
+        if found is None or found[0] != TREE_MODE:
+            return []
+        return [(item.path, item.mode, item.sha) for item in self.tree(found[1]).iteritems()]
+
+    # -- writing ---------------------------------------------------------------
+
+    def add(self, obj: ShaFile) -> None:
+        """Write a loose object, clearing a lock file a killed writer left behind.
+
+        Callers hold the ledger writer lock, and objects are content-addressed,
+        so a leftover ``.lock`` for this object can only be stale.
+        """
+        store = self.repo.object_store
+        for _attempt in range(3):
+            try:
+                store.add_object(obj)
+                return
+            except FileLocked as exc:
+                _remove_stale(exc.lockfilename)
+            except OSError as exc:
+                raise LedgerError(f"cannot write git object: {exc}") from exc
+        raise LedgerError(f"cannot write git object {obj.id.decode()}: lock file keeps returning")
+
+    def write_tree(self, base: bytes | None, additions: Mapping[Path_, bytes]) -> bytes:
+        """A new tree: ``base`` plus blobs at ``additions`` paths; returns its id."""
+        tree = Tree()
+        if base is not None:
+            for item in self.tree(base).iteritems():
+                tree.add(item.path, item.mode, item.sha)
+        groups: dict[bytes, dict[Path_, bytes]] = {}
+        for path, blob_id in additions.items():
+            if len(path) == 1:
+                tree.add(path[0], FILE_MODE, ObjectID(blob_id))
+            else:
+                groups.setdefault(path[0], {})[path[1:]] = blob_id
+        for name, sub in groups.items():
+            existing = tree[name] if name in tree else None  # noqa: SIM401
+            child_base = existing[1] if existing and existing[0] == TREE_MODE else None
+            tree.add(name, TREE_MODE, ObjectID(self.write_tree(child_base, sub)))
+        self.add(tree)
+        self._trees[tree.id] = tree
+        return bytes(tree.id)
+
+    def write_commit(self, tree_id: bytes, parent: bytes | None, message: str) -> bytes:
+        commit = Commit()
+        commit.tree = tree_id
+        commit.parents = [ObjectID(parent)] if parent else []
+        ident = _identity(self.repo)
+        commit.author = commit.committer = ident
+        now = int(time.time())
+        commit.author_time = commit.commit_time = now
+        commit.author_timezone = commit.commit_timezone = 0
+        commit.encoding = b"UTF-8"
+        commit.message = message.encode("utf-8")
+        self.add(commit)
+        return bytes(commit.id)
+
+    def move_ref(self, old: bytes | None, new: bytes) -> bool:
+        """Compare-and-swap the ledger ref from ``old`` to ``new``."""
+        refs = self.repo.refs
+        for _attempt in range(3):
+            try:
+                if old is None:
+                    return bool(refs.add_if_new(LEDGER_REF, new))  # type: ignore[arg-type]
+                return bool(refs.set_if_equals(LEDGER_REF, old, new))  # type: ignore[arg-type]
+            except FileLocked as exc:
+                _remove_stale(exc.lockfilename)
+            except OSError as exc:
+                raise LedgerError(f"cannot update {LEDGER_REF.decode()}: {exc}") from exc
+        return False
+
+
+def _remove_stale(lockfilename: str | bytes) -> None:
+    name = os.fsdecode(lockfilename)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(name)
+
+
+def _identity(repo: Repo) -> bytes:
+    try:
+        config = repo.get_config_stack()
+        name = config.get((b"user",), b"name")
+        email = config.get((b"user",), b"email")
+        return bytes(name) + b" <" + bytes(email) + b">"
+    except KeyError:
+        return b"auditpipe <auditpipe@localhost>"

@@ -1,0 +1,65 @@
+"""Where things live on the ledger branch.
+
+::
+
+    entries/<id[:2]>/<id>.sigstore.json           the bundle, bytes exactly as written
+    index/subject/<sha[:2]>/<sha>/<id>            subject digest -> entry ids (empty blobs)
+    index/stage/<stage>/<id[:2]>/<id>             stage name -> entry ids
+    index/kind/<kind>/<id[:2]>/<id>               stage-run | promotion | checkpoint
+
+The index is derived data: every path in it is rebuilt from the entries by
+``index_paths`` and checked by ``verify``; anything found through it is read
+back from the entry it points to. Fan-out directories keep every tree an append
+rewrites small, so appends cost the same at 10 or 10,000 entries.
+"""
+
+from __future__ import annotations
+
+import re
+
+LEDGER_REF = b"refs/heads/auditpipe/ledger"
+LEDGER_BRANCH = "auditpipe/ledger"
+ENTRIES = b"entries"
+INDEX = b"index"
+ENTRY_SUFFIX = ".sigstore.json"
+ENTRY_ID = re.compile(r"^[0-9a-f]{64}$")
+_SAFE_COMPONENT = re.compile(r"^[A-Za-z0-9_@+=-][A-Za-z0-9_.@+=-]{0,199}$")
+
+
+def entry_path(entry_id: str) -> tuple[bytes, ...]:
+    return (ENTRIES, entry_id[:2].encode(), f"{entry_id}{ENTRY_SUFFIX}".encode())
+
+
+def entry_path_str(entry_id: str) -> str:
+    return "/".join(part.decode() for part in entry_path(entry_id))
+
+
+def id_from_filename(name: bytes) -> str | None:
+    """The entry id a file name under ``entries/xx/`` claims, or None if malformed."""
+    text = name.decode("utf-8", "replace")
+    if not text.endswith(ENTRY_SUFFIX):
+        return None
+    candidate = text[: -len(ENTRY_SUFFIX)]
+    return candidate if ENTRY_ID.match(candidate) else None
+
+
+def encode_component(name: str) -> bytes:
+    """A stage or kind name as one safe path component (reversible)."""
+    if _SAFE_COMPONENT.match(name):
+        return name.encode()
+    return b"~" + name.encode("utf-8").hex().encode()
+
+
+def index_paths(
+    entry_id: str, kind: str, stage: str | None, subjects: list[str]
+) -> list[tuple[bytes, ...]]:
+    """Every index path that points at this entry."""
+    bucket = entry_id[:2].encode()
+    leaf = entry_id.encode()
+    paths: list[tuple[bytes, ...]] = [(INDEX, b"kind", encode_component(kind), bucket, leaf)]
+    if stage:
+        paths.append((INDEX, b"stage", encode_component(stage), bucket, leaf))
+    for digest in sorted(set(subjects)):
+        if ENTRY_ID.match(digest):
+            paths.append((INDEX, b"subject", digest[:2].encode(), digest.encode(), leaf))
+    return paths

@@ -1,0 +1,253 @@
+"""Check the whole ledger branch: append-only history, ids, signatures, trust, index.
+
+``verify_ledger`` walks every commit from the root to the head and reports every
+violation it finds (it does not stop at the first):
+
+- a commit that modifies or deletes an entry, or adds a misplaced file;
+- a merge commit (the ledger history is linear; sync replays, never merges);
+- an entry whose payload does not hash to its id, that does not parse, whose
+  statement is invalid, or whose signature is invalid or untrusted;
+- an index that differs from the one rebuilt from the entries;
+- a head that does not descend from the last head this clone verified
+  (rollback, or a force-moved ref).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dulwich.objects import Blob, Commit, ObjectID, Tree
+
+from auditpipe.errors import Error
+from auditpipe.ledger import layout
+from auditpipe.ledger.gitstore import FILE_MODE, TREE_MODE, GitStore
+from auditpipe.ledger.state import read_verified_head, write_verified_head
+from auditpipe.manifest.statement import SignedStatement
+from auditpipe.signing.bundle import parse_bundle
+from auditpipe.signing.interface import Verifier
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    entry: str | None = None
+    commit: str | None = None
+
+    def describe(self) -> str:
+        where = f"entry {self.entry}: " if self.entry else ""
+        at = f" (commit {self.commit[:12]})" if self.commit else ""
+        return f"{where}{self.message}{at}"
+
+
+@dataclass
+class VerifyReport:
+    head: str | None
+    entries: int = 0
+    commits: int = 0
+    signers: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    last_verified: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+Progress = Callable[[int, int], None]
+
+
+def verify_ledger(
+    store: GitStore,
+    verifier: Verifier,
+    *,
+    record: bool = True,
+    progress: Progress | None = None,
+) -> VerifyReport:
+    """Verify the ledger; on success (and ``record``) remember the head as verified."""
+    state_dir = store.workspace.state_dir
+    last = read_verified_head(state_dir)
+    head = store.head()
+    report = VerifyReport(head=head.decode() if head else None)
+    report.last_verified = last.decode() if last else None
+    if head is None:
+        if last is not None:
+            report.problems.append(
+                Problem(f"the ledger branch is gone; this clone last verified {last.decode()}")
+            )
+        return report
+
+    chain = _first_parent_chain(store, head, report)
+    if last is not None and last not in {c.id for c in chain}:
+        report.problems.append(
+            Problem(
+                f"head {head.decode()[:12]} does not descend from the last head this clone "
+                f"verified ({last.decode()[:12]}): the ledger was rolled back or rewritten"
+            )
+        )
+    buckets = _check_history(store, chain, report)
+    _check_entries(store, verifier, buckets, chain[0], report, progress)
+    if report.ok and record:
+        write_verified_head(state_dir, head)
+    return report
+
+
+def _first_parent_chain(store: GitStore, head: bytes, report: VerifyReport) -> list[Commit]:
+    chain: list[Commit] = []
+    current: bytes | None = head
+    while current:
+        commit = store.commit(current)
+        if len(commit.parents) > 1:
+            report.problems.append(
+                Problem("merge commit on the ledger (history must be linear)", commit=_c(commit))
+            )
+        chain.append(commit)
+        current = commit.parents[0] if commit.parents else None
+    report.commits = len(chain)
+    return chain
+
+
+def _check_history(
+    store: GitStore, chain: list[Commit], report: VerifyReport
+) -> dict[bytes, bytes]:
+    """Walk root -> head; return the head's entry bucket map (name -> tree id)."""
+    prev_entries: bytes | None = None
+    prev_buckets: dict[bytes, bytes] = {}
+    for commit in reversed(chain):
+        root = store.tree(commit.tree)
+        for item in root.iteritems():
+            if item.path not in (layout.ENTRIES, layout.INDEX) or item.mode != TREE_MODE:
+                report.problems.append(
+                    Problem(
+                        f"unexpected path {item.path.decode()!r} at top level", commit=_c(commit)
+                    )
+                )
+        entries_sha = root[layout.ENTRIES][1] if layout.ENTRIES in root else None
+        if entries_sha == prev_entries:
+            continue
+        buckets: dict[bytes, bytes] = (
+            {i.path: bytes(i.sha) for i in store.tree(entries_sha).iteritems()}
+            if entries_sha
+            else {}
+        )
+        for name in sorted(set(prev_buckets) | set(buckets)):
+            old, new = prev_buckets.get(name), buckets.get(name)
+            if old != new:
+                _diff_bucket(store, name, old, new, commit, report)
+        prev_entries, prev_buckets = entries_sha, buckets
+    return prev_buckets
+
+
+def _diff_bucket(
+    store: GitStore,
+    bucket: bytes,
+    old: bytes | None,
+    new: bytes | None,
+    commit: Commit,
+    report: VerifyReport,
+) -> None:
+    before = _items(store, old)
+    after = _items(store, new)
+    for name, (_mode, sha) in before.items():
+        entry = layout.id_from_filename(name) or name.decode("utf-8", "replace")
+        if name not in after:
+            report.problems.append(Problem("entry deleted", entry=entry, commit=_c(commit)))
+        elif after[name][1] != sha:
+            report.problems.append(Problem("entry modified", entry=entry, commit=_c(commit)))
+    for name, (mode, _sha) in after.items():
+        if name in before:
+            continue
+        entry_id = layout.id_from_filename(name)
+        if entry_id is None or entry_id[:2].encode() != bucket or mode != FILE_MODE:
+            report.problems.append(
+                Problem(
+                    f"misplaced file entries/{bucket.decode()}/{name.decode('utf-8', 'replace')}",
+                    commit=_c(commit),
+                )
+            )
+
+
+def _items(store: GitStore, tree_id: bytes | None) -> dict[bytes, tuple[int, bytes]]:
+    if tree_id is None:
+        return {}
+    try:
+        return {i.path: (i.mode, i.sha) for i in store.tree(tree_id).iteritems()}
+    except Error:
+        return {}
+
+
+def _check_entries(
+    store: GitStore,
+    verifier: Verifier,
+    buckets: dict[bytes, bytes],
+    head: Commit,
+    report: VerifyReport,
+    progress: Progress | None,
+) -> None:
+    expected_index: dict[tuple[bytes, ...], bytes] = {}
+    files = [
+        (name, sha)
+        for bucket in sorted(buckets)
+        for name, (_m, sha) in sorted(_items(store, buckets[bucket]).items())
+    ]
+    total = len(files)
+    for done, (name, sha) in enumerate(files, 1):
+        if progress is not None and (done % 256 == 0 or done == total):
+            progress(done, total)
+        entry_id = layout.id_from_filename(name)
+        if entry_id is None:
+            continue  # already reported as misplaced
+        report.entries += 1
+        try:
+            bundle = parse_bundle(store.blob(sha))
+        except Error as exc:
+            report.problems.append(Problem(f"malformed bundle: {exc.message}", entry=entry_id))
+            continue
+        if bundle.id != entry_id:
+            report.problems.append(
+                Problem(f"payload hashes to {bundle.id}, not to the entry's id", entry=entry_id)
+            )
+            continue
+        try:
+            identity = verifier.verify(bundle)
+        except Error as exc:
+            report.problems.append(Problem(exc.message, entry=entry_id))
+            continue
+        label = identity.keyid or identity.identity or "unknown"
+        report.signers[label] = report.signers.get(label, 0) + 1
+        try:
+            signed = SignedStatement.parse(bundle.payload)
+        except Error as exc:
+            report.problems.append(Problem(f"invalid statement: {exc.message}", entry=entry_id))
+            continue
+        subjects = [s.sha256 for s in signed.statement.subject]
+        for path in layout.index_paths(entry_id, signed.kind, signed.stage, subjects):
+            expected_index[path[1:]] = EMPTY_BLOB_ID
+    root = store.tree(head.tree)
+    actual = root[layout.INDEX][1] if layout.INDEX in root else None
+    expected = _tree_id(expected_index) if expected_index else None
+    if actual != expected:
+        report.problems.append(
+            Problem("the index does not match the entries it is derived from", commit=_c(head))
+        )
+
+
+EMPTY_BLOB_ID = Blob.from_string(b"").id
+
+
+def _tree_id(paths: dict[tuple[bytes, ...], bytes]) -> bytes:
+    """The id git would give a tree holding ``paths`` (computed, not written)."""
+    tree = Tree()
+    groups: dict[bytes, dict[tuple[bytes, ...], bytes]] = {}
+    for path, blob_id in paths.items():
+        if len(path) == 1:
+            tree.add(path[0], FILE_MODE, ObjectID(blob_id))
+        else:
+            groups.setdefault(path[0], {})[path[1:]] = blob_id
+    for name, sub in groups.items():
+        tree.add(name, TREE_MODE, ObjectID(_tree_id(sub)))
+    return bytes(tree.id)
+
+
+def _c(commit: Commit) -> str:
+    return bytes(commit.id).decode()
