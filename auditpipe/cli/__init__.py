@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from cyclopts import CycloptsError
+from rich.markup import escape
 
 from auditpipe.cli import ledger_cmds, setup_cmds  # noqa: F401  (registers commands)
 from auditpipe.cli.app import app, err
@@ -26,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # cyclopts has already printed its own panel describing the usage error.
         return 2
     except Error as exc:
-        err.print(f"[bold red]error:[/] {exc.diagnostics()}", markup=True, highlight=False)
+        err.print(f"[bold red]error:[/] {escape(exc.diagnostics())}")
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")

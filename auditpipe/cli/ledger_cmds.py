@@ -1,0 +1,242 @@
+"""``record``, ``log``, ``show`` and ``verify --ledger``: write and read the ledger."""
+
+from __future__ import annotations
+
+import json as jsonlib
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from cyclopts import Parameter
+from rich.markup import escape
+
+from auditpipe.cli.app import app, err, out, print_json
+from auditpipe.errors import ConfigError, VerificationFailed
+from auditpipe.ledger.entry import Entry
+from auditpipe.ledger.ledger import Ledger
+
+
+def _parse_assignment(text: str, option: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(
+            f"{option} {text!r} is not KEY=VALUE", hint=f"write e.g. {option} lr=0.01"
+        )
+    try:
+        value: Any = jsonlib.loads(raw)
+    except ValueError:
+        value = raw  # a bare word is a string
+    return key.strip(), value
+
+
+def _nest(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``a.b=1`` becomes ``{"a": {"b": 1}}``."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        parts = key.split(".")
+        node = result
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"key {key!r} conflicts with a value given for {part!r}")
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+@app.command
+def record(
+    *,
+    stage: str,
+    cmd: str | None = None,
+    dep: list[str] | None = None,
+    out_: Annotated[list[str] | None, Parameter(name="--out")] = None,
+    param: list[str] | None = None,
+    metric: list[str] | None = None,
+    exit_code: int = 0,
+    key: str | None = None,
+    passphrase_env: str | None = None,
+) -> int:
+    """Sign and append one stage-run manifest built from facts given here.
+
+    For steps that run in someone else's orchestrator. Prints the new entry id.
+
+    Parameters
+    ----------
+    stage
+        Stage name.
+    cmd
+        The command the stage ran.
+    dep
+        An input file (repeatable).
+    out_
+        An output file (repeatable); outputs become the statement's subjects.
+    param
+        A parameter, KEY=VALUE (VALUE parsed as JSON, else a string; repeatable).
+    metric
+        A metric, KEY=VALUE (repeatable).
+    exit_code
+        The command's exit code; non-zero records a failed run.
+    key
+        Name of the signing key (default: $AUDITPIPE_KEY or "default").
+    passphrase_env
+        Environment variable holding the key's passphrase (default: AUDITPIPE_PASSPHRASE).
+    """
+    from auditpipe.pipeline.recorder import RunFacts, build, sign_and_append
+    from auditpipe.signing.factory import signer_for
+
+    params = _nest([_parse_assignment(p, "--param") for p in param or []])
+    metrics = _nest([_parse_assignment(m, "--metric") for m in metric or []])
+    with Ledger.open() as ledger:
+        signer = signer_for(ledger.workspace, key, passphrase_env)
+        facts = RunFacts(
+            stage=stage,
+            command=cmd,
+            deps=dep or [],
+            outs=out_ or [],
+            params=params,
+            metrics=metrics,
+            exit_code=exit_code,
+        )
+        statement = build(ledger, facts)
+        entry_id = sign_and_append(ledger, signer, statement)
+    out.print(entry_id)
+    return 0
+
+
+def _summary(entry: Entry) -> dict[str, Any]:
+    signed = entry.signed
+    predicate = signed.statement.predicate
+    when = predicate.get("finishedAt") or predicate.get("promotedAt") or predicate.get("createdAt")
+    return {
+        "id": entry.id,
+        "kind": signed.kind,
+        "stage": signed.stage,
+        "status": predicate.get("status"),
+        "time": when,
+        "commit": entry.commit,
+        "signer": entry.bundle.key_hint,
+        "subjects": [{"name": s.name, "sha256": s.sha256} for s in signed.statement.subject],
+    }
+
+
+@app.command
+def log(
+    *,
+    stage: str | None = None,
+    n: Annotated[int | None, Parameter(name=["-n", "--max-count"])] = None,
+    json: bool = False,
+) -> int:
+    """List ledger entries, newest first.
+
+    Parameters
+    ----------
+    stage
+        Only entries of this stage.
+    n
+        Show at most this many entries.
+    json
+        Print machine-readable output.
+    """
+    rows: list[dict[str, Any]] = []
+    with Ledger.open() as ledger:
+        wanted = set(ledger.ids_for_stage(stage)) if stage else None
+        for entry in ledger.entries():
+            if n is not None and len(rows) >= n:
+                break
+            if wanted is not None and entry.id not in wanted:
+                continue
+            rows.append(_summary(entry))
+    if json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        label = row["stage"] or "-"
+        status = row["status"] or "-"
+        out.print(
+            f"{row['id'][:12]}  {row['time'] or '-':<27}  {row['kind']:<10}  "
+            f"{escape(label):<16}  {status:<11}  key {str(row['signer'])[:12]}"
+        )
+    if not rows:
+        err.print("no entries")
+    return 0
+
+
+@app.command
+def show(entry_id: str, /, *, json: bool = False) -> int:
+    """Show one entry: its statement, signer and where it lives.
+
+    Parameters
+    ----------
+    entry_id
+        An entry id or a unique prefix of one (at least 4 characters).
+    json
+        Print the statement and bundle as JSON.
+    """
+    with Ledger.open() as ledger:
+        entry = ledger.get(ledger.resolve(entry_id))
+        statement = jsonlib.loads(entry.bundle.payload)
+        if json:
+            print_json(
+                {"id": entry.id, "statement": statement, "bundle": jsonlib.loads(entry.bundle.raw)}
+            )
+            return 0
+        from auditpipe.ledger.layout import entry_path_str
+
+        out.print(f"entry     {entry.id}")
+        out.print(f"kind      {entry.kind}")
+        out.print(f"signer    key {entry.bundle.key_hint}")
+        out.print(f"stored at auditpipe/ledger:{entry_path_str(entry.id)}")
+        out.print(escape(jsonlib.dumps(statement, indent=2, sort_keys=True)))
+    return 0
+
+
+@app.command
+def verify(*, ledger: bool = False, json: bool = False) -> int:
+    """Verify the ledger: append-only history, ids, signatures, trust, index.
+
+    Parameters
+    ----------
+    ledger
+        Verify the whole ledger branch.
+    json
+        Print machine-readable output.
+    """
+    if not ledger:
+        raise ConfigError(
+            "nothing to verify", hint="use `auditpipe verify --ledger` to check the ledger branch"
+        )
+    from auditpipe.ledger.verify import verify_ledger
+    from auditpipe.signing.factory import verifier_for
+
+    with Ledger.open() as book:
+        report = verify_ledger(book.store, verifier_for(book.workspace))
+    if json:
+        print_json(
+            {
+                "ok": report.ok,
+                "head": report.head,
+                "entries": report.entries,
+                "commits": report.commits,
+                "signers": report.signers,
+                "problems": [
+                    {"entry": p.entry, "commit": p.commit, "message": p.message}
+                    for p in report.problems
+                ],
+            }
+        )
+        return 0 if report.ok else 1
+    if not report.ok:
+        raise VerificationFailed(
+            f"ledger verification failed: {len(report.problems)} problem(s)",
+            problems=[p.describe() for p in report.problems],
+        )
+    signers = ", ".join(f"{k[:12]}×{v}" for k, v in sorted(report.signers.items())) or "none"
+    out.print(
+        f"ledger OK: {report.entries} entries in {report.commits} commits, "
+        f"head {report.head[:12] if report.head else '-'}, signers {signers}"
+    )
+    return 0
+
+
+def _when(ts: int | None) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat() if ts else "-"

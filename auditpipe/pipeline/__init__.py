@@ -1,0 +1,1 @@
+"""Pipelines: recording stage runs (and, later, spec, planner and executor)."""

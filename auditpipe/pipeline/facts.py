@@ -1,0 +1,118 @@
+"""Facts about the world a stage ran in: code state, environment, runner, clock.
+
+Only allow-listed environment variables are ever recorded; everything here is
+safe to sign into an append-only ledger.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import platform
+import socket
+from datetime import UTC, datetime
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+
+from dulwich.errors import NotCommitError
+from dulwich.object_store import tree_lookup_path
+from dulwich.objects import Blob, ObjectID
+
+from auditpipe.manifest.predicates import CodeState, Environment, Runner
+from auditpipe.workspace import Workspace
+
+
+def now_rfc3339() -> str:
+    """UTC time with microseconds, RFC 3339 (``2026-11-22T13:27:00.123456Z``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@lru_cache(maxsize=1)
+def _packages() -> tuple[str, ...]:
+    found = set()
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.add(f"{name.lower()}=={dist.version}")
+    return tuple(sorted(found))
+
+
+def environment(allowed_variables: list[str] | None = None) -> Environment:
+    """Python, platform and installed packages (name==version, sorted)."""
+    packages = list(_packages())
+    digest = hashlib.sha256("\n".join(packages).encode()).hexdigest()
+    variables = {k: os.environ[k] for k in (allowed_variables or []) if k in os.environ}
+    return Environment(
+        python=platform.python_version(),
+        platform=platform.platform(),
+        packages_digest=digest,
+        packages=packages,
+        variables=variables,
+    )
+
+
+def runner() -> Runner:
+    """Who ran it: OS user, host, and the CI run URL when running in CI."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    ci_url = None
+    if os.environ.get("GITHUB_RUN_ID") and os.environ.get("GITHUB_REPOSITORY"):
+        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+        ci_url = (
+            f"{server}/{os.environ['GITHUB_REPOSITORY']}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
+        )
+    elif os.environ.get("CI_JOB_URL"):
+        ci_url = os.environ["CI_JOB_URL"]
+    return Runner(user=user, host=socket.gethostname(), ci_run_url=ci_url)
+
+
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def code_state(workspace: Workspace, code_deps: list[str]) -> CodeState:
+    """HEAD's commit and tree, and whether any code dependency differs from HEAD.
+
+    "Dirty" concerns the stage's own code dependencies, not the whole working
+    tree: an unrelated edit elsewhere does not make this run's code dirty.
+    """
+    repo = workspace.open()
+    try:
+        try:
+            head = repo.head()
+            commit = repo[head]
+            tree: bytes | None = commit.tree  # type: ignore[attr-defined]
+        except (KeyError, NotCommitError):
+            head, tree = None, None
+        digests: dict[str, str] = {}
+        dirty = head is None and bool(code_deps)
+        for rel in code_deps:
+            path = workspace.root / rel
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            digests[rel] = hashlib.sha256(data).hexdigest()
+            if tree is None:
+                continue
+            try:
+                _mode, blob_id = tree_lookup_path(
+                    repo.object_store.__getitem__, ObjectID(tree), rel.encode()
+                )
+            except KeyError:
+                dirty = True  # not committed at HEAD
+                continue
+            if Blob.from_string(data).id != blob_id:
+                dirty = True
+        return CodeState(
+            commit=head.decode() if head else None,
+            tree=tree.decode() if tree else None,
+            dirty=dirty,
+            deps=digests,
+        )
+    finally:
+        repo.close()

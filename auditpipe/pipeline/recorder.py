@@ -1,0 +1,139 @@
+"""Turn the facts of one stage run into a signed stage-run manifest on the ledger.
+
+Used by ``auditpipe record`` (facts given on the command line) and, later, by
+the executor and ``auditpipe.record_stage``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from auditpipe.errors import FingerprintError, ManifestError
+from auditpipe.ledger.ledger import Ledger
+from auditpipe.manifest.predicates import Digest, Material, RunStatus, StageRun
+from auditpipe.manifest.statement import SignedStatement, Subject, build_statement
+from auditpipe.pipeline import facts
+from auditpipe.signing.interface import Signer
+
+# Dependencies with these suffixes are code: their digests go into ``code.deps``
+# and they decide the run's ``dirty`` flag.
+CODE_SUFFIXES = frozenset(
+    {
+        ".py",
+        ".r",
+        ".sh",
+        ".bash",
+        ".sql",
+        ".ipynb",
+        ".jl",
+        ".scala",
+        ".java",
+        ".js",
+        ".ts",
+        ".rs",
+        ".go",
+        ".c",
+        ".cc",
+        ".cpp",
+        ".h",
+        ".m",
+        ".toml",
+        ".cfg",
+        ".ini",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What is known about one stage run before it is signed."""
+
+    stage: str
+    command: str | None = None
+    deps: list[str] = field(default_factory=list)
+    outs: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    exit_code: int | None = 0
+    started_at: str | None = None
+    finished_at: str | None = None
+    env_allow: list[str] = field(default_factory=list)
+
+
+def describe(ledger: Ledger, rel: str, *, link: bool = True) -> Material:
+    """A file as a material, with ``producedBy`` when a ledger run made it."""
+    path = ledger.workspace.root / rel
+    try:
+        digest = facts.file_sha256(path)
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise FingerprintError(f"no such file: {rel}", path=rel) from None
+    except IsADirectoryError:
+        raise FingerprintError(f"{rel} is a directory", path=rel) from None
+    except PermissionError:
+        raise FingerprintError(f"permission denied reading {rel}", path=rel) from None
+    return Material(
+        name=rel,
+        digest=Digest(sha256=digest),
+        size=size,
+        produced_by=producer_of(ledger, digest) if link else None,
+    )
+
+
+def producer_of(ledger: Ledger, sha256: str) -> str | None:
+    """The newest successful stage run whose outputs include this digest."""
+    best: tuple[str, str] | None = None
+    for entry_id in ledger.ids_for_subject(sha256):
+        entry = ledger.get(entry_id)
+        run = entry.signed.stage_run()
+        if run is None or run.status != "succeeded":
+            continue
+        if not any(s.sha256 == sha256 for s in entry.signed.statement.subject):
+            continue
+        if best is None or run.finished_at > best[0]:
+            best = (run.finished_at, entry_id)
+    return best[1] if best else None
+
+
+def build(ledger: Ledger, run: RunFacts) -> SignedStatement:
+    """The canonical statement for a run (not yet signed)."""
+    workspace = ledger.workspace
+    deps = [workspace.relative(Path(workspace.root, d)) for d in run.deps]
+    outs = [workspace.relative(Path(workspace.root, o)) for o in run.outs]
+    materials = [describe(ledger, d) for d in deps]
+    products = [describe(ledger, o, link=False) for o in outs]
+    code_deps = [d for d in deps if Path(d).suffix.lower() in CODE_SUFFIXES]
+    status: RunStatus = "succeeded" if run.exit_code == 0 else "failed"
+    started = run.started_at or facts.now_rfc3339()
+    try:
+        predicate = StageRun(
+            stage=run.stage,
+            status=status,
+            command=run.command,
+            code=facts.code_state(workspace, code_deps),
+            materials=materials,
+            products=products,
+            params=run.params,
+            metrics=run.metrics,
+            environment=facts.environment(run.env_allow),
+            started_at=started,
+            finished_at=run.finished_at or facts.now_rfc3339(),
+            exit_code=run.exit_code,
+            runner=facts.runner(),
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ManifestError(f"cannot record stage {run.stage!r}: {where}: {first['msg']}") from exc
+    subjects = [Subject(name=p.name, digest={"sha256": p.digest.sha256}) for p in products]
+    return build_statement(subjects, predicate)
+
+
+def sign_and_append(ledger: Ledger, signer: Signer, statement: SignedStatement) -> str:
+    """Sign the statement's exact bytes and append the bundle; returns the entry id."""
+    bundle = signer.sign(statement.raw, "application/vnd.in-toto+json")
+    return ledger.append(bundle)
