@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Mapping
 
 from dulwich.errors import ObjectFormatException
 from dulwich.file import FileLocked
-from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree, parse_tree
 from dulwich.repo import Repo
 
 from auditpipe.errors import LedgerError
@@ -23,6 +24,7 @@ from auditpipe.ledger.layout import LEDGER_REF
 from auditpipe.workspace import Workspace
 
 TREE_MODE = 0o040000
+_TYPE_NUMS = {b"commit": Commit.type_num, b"tree": Tree.type_num, b"blob": Blob.type_num, b"tag": 4}
 FILE_MODE = 0o100644
 Path_ = tuple[bytes, ...]
 
@@ -33,7 +35,8 @@ class GitStore:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self.repo: Repo = workspace.open()
-        self._trees: OrderedDict[bytes, Tree] = OrderedDict()
+        self._trees: OrderedDict[bytes, dict[bytes, tuple[int, bytes]]] = OrderedDict()
+        self._objects_dir = os.fsdecode(self.repo.object_store.path)
 
     def close(self) -> None:
         self.repo.close()
@@ -67,24 +70,79 @@ class GitStore:
             raise LedgerError(f"{sha.decode()} is not a commit")
         return obj
 
-    def tree(self, sha: bytes) -> Tree:
+    def raw(self, sha: bytes) -> tuple[int, bytes]:
+        """(type number, content) of an object.
+
+        Loose objects are read directly (one open and one inflate: the hot path
+        of ``verify``); packed ones through dulwich.
+        """
+        hexsha = sha.decode()
+        path = os.path.join(self._objects_dir, hexsha[:2], hexsha[2:])
+        try:
+            with open(path, "rb") as handle:
+                data = zlib.decompress(handle.read())
+        except FileNotFoundError:
+            pass
+        except (OSError, zlib.error) as exc:
+            raise LedgerError(f"git object {hexsha} is corrupt: {exc}") from exc
+        else:
+            header, _, body = data.partition(b"\0")
+            kind = _TYPE_NUMS.get(header.split(b" ", 1)[0])
+            if kind is None:
+                raise LedgerError(f"git object {hexsha} has an unknown type")
+            return kind, body
+        try:
+            type_num, body = self.repo.object_store.get_raw(ObjectID(sha))
+        except KeyError:
+            raise LedgerError(
+                f"git object {hexsha} is missing from the repository",
+                hint="the repository is incomplete; fetch the ledger again or run `git fsck`",
+            ) from None
+        except (ObjectFormatException, ValueError, OSError) as exc:
+            raise LedgerError(f"git object {hexsha} is corrupt: {exc}") from exc
+        return type_num, bytes(body)
+
+    def tree_items(self, sha: bytes) -> dict[bytes, tuple[int, bytes]]:
+        """name -> (mode, hex sha) of a tree, parsed from its raw form and cached."""
         cached = self._trees.get(sha)
         if cached is not None:
             self._trees.move_to_end(sha)
             return cached
-        obj = self.get(sha)
-        if not isinstance(obj, Tree):
+        type_num, body = self.raw(sha)
+        if type_num != Tree.type_num:
             raise LedgerError(f"{sha.decode()} is not a tree")
-        self._trees[sha] = obj
-        if len(self._trees) > 4096:
+        try:
+            items = {name: (mode, bytes(hexsha)) for name, mode, hexsha in parse_tree(body, 20)}
+        except ObjectFormatException as exc:
+            raise LedgerError(f"tree {sha.decode()} is corrupt: {exc}") from exc
+        self._trees[sha] = items
+        if len(self._trees) > 8192:
             self._trees.popitem(last=False)
-        return obj
+        return items
+
+    def commit_links(self, sha: bytes) -> tuple[bytes, list[bytes]]:
+        """(tree, parents) of a commit, read from its header without a full parse."""
+        type_num, body = self.raw(sha)
+        if type_num != Commit.type_num:
+            raise LedgerError(f"{sha.decode()} is not a commit")
+        tree = b""
+        parents: list[bytes] = []
+        for line in body.split(b"\n"):
+            if not line:
+                break
+            if line.startswith(b"tree "):
+                tree = line[5:]
+            elif line.startswith(b"parent "):
+                parents.append(line[7:])
+        if len(tree) != 40:
+            raise LedgerError(f"commit {sha.decode()} has no tree")
+        return tree, parents
 
     def blob(self, sha: bytes) -> bytes:
-        obj = self.get(sha)
-        if not isinstance(obj, Blob):
+        type_num, body = self.raw(sha)
+        if type_num != Blob.type_num:
             raise LedgerError(f"{sha.decode()} is not a blob")
-        return bytes(obj.as_raw_string())
+        return body
 
     def lookup(self, tree_id: bytes, path: Path_) -> tuple[int, bytes] | None:
         """(mode, sha) at ``path`` below ``tree_id``, or None."""
@@ -93,10 +151,10 @@ class GitStore:
         for part in path:
             if mode != TREE_MODE:
                 return None
-            tree = self.tree(current)
-            if part not in tree:
+            found = self.tree_items(current).get(part)
+            if found is None:
                 return None
-            mode, current = tree[part]
+            mode, current = found
         return mode, current
 
     def children(self, tree_id: bytes, path: Path_ = ()) -> list[tuple[bytes, int, bytes]]:
@@ -104,7 +162,7 @@ class GitStore:
         found = self.lookup(tree_id, path) if path else (TREE_MODE, tree_id)
         if found is None or found[0] != TREE_MODE:
             return []
-        return [(item.path, item.mode, item.sha) for item in self.tree(found[1]).iteritems()]
+        return [(name, mode, sha) for name, (mode, sha) in self.tree_items(found[1]).items()]
 
     # -- writing ---------------------------------------------------------------
 
@@ -129,8 +187,8 @@ class GitStore:
         """A new tree: ``base`` plus blobs at ``additions`` paths; returns its id."""
         tree = Tree()
         if base is not None:
-            for item in self.tree(base).iteritems():
-                tree.add(item.path, item.mode, item.sha)
+            for name, (mode, sha) in self.tree_items(base).items():
+                tree.add(name, mode, ObjectID(sha))
         groups: dict[bytes, dict[Path_, bytes]] = {}
         for path, blob_id in additions.items():
             if len(path) == 1:
@@ -142,7 +200,6 @@ class GitStore:
             child_base = existing[1] if existing and existing[0] == TREE_MODE else None
             tree.add(name, TREE_MODE, ObjectID(self.write_tree(child_base, sub)))
         self.add(tree)
-        self._trees[tree.id] = tree
         return bytes(tree.id)
 
     def write_commit(self, tree_id: bytes, parent: bytes | None, message: str) -> bytes:

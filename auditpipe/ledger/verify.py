@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dulwich.objects import Blob, Commit, ObjectID, Tree
+from dulwich.objects import Blob, ObjectID, Tree
 
 from auditpipe.errors import Error
 from auditpipe.ledger import layout
@@ -78,7 +78,7 @@ def verify_ledger(
         return report
 
     chain = _first_parent_chain(store, head, report)
-    if last is not None and last not in {c.id for c in chain}:
+    if last is not None and last not in {link.sha for link in chain}:
         report.problems.append(
             Problem(
                 f"head {head.decode()[:12]} does not descend from the last head this clone "
@@ -92,48 +92,57 @@ def verify_ledger(
     return report
 
 
-def _first_parent_chain(store: GitStore, head: bytes, report: VerifyReport) -> list[Commit]:
-    chain: list[Commit] = []
+@dataclass(frozen=True)
+class _Link:
+    sha: bytes
+    tree: bytes
+    parents: list[bytes]
+
+    @property
+    def hex(self) -> str:
+        return self.sha.decode()
+
+
+def _first_parent_chain(store: GitStore, head: bytes, report: VerifyReport) -> list[_Link]:
+    chain: list[_Link] = []
     current: bytes | None = head
     while current:
-        commit = store.commit(current)
-        if len(commit.parents) > 1:
+        tree, parents = store.commit_links(current)
+        link = _Link(current, tree, parents)
+        if len(parents) > 1:
             report.problems.append(
-                Problem("merge commit on the ledger (history must be linear)", commit=_c(commit))
+                Problem("merge commit on the ledger (history must be linear)", commit=link.hex)
             )
-        chain.append(commit)
-        current = commit.parents[0] if commit.parents else None
+        chain.append(link)
+        current = parents[0] if parents else None
     report.commits = len(chain)
     return chain
 
 
-def _check_history(
-    store: GitStore, chain: list[Commit], report: VerifyReport
-) -> dict[bytes, bytes]:
+def _check_history(store: GitStore, chain: list[_Link], report: VerifyReport) -> dict[bytes, bytes]:
     """Walk root -> head; return the head's entry bucket map (name -> tree id)."""
     prev_entries: bytes | None = None
     prev_buckets: dict[bytes, bytes] = {}
-    for commit in reversed(chain):
-        root = store.tree(commit.tree)
-        for item in root.iteritems():
-            if item.path not in (layout.ENTRIES, layout.INDEX) or item.mode != TREE_MODE:
+    for link in reversed(chain):
+        root = store.tree_items(link.tree)
+        for name, (mode, _sha) in root.items():
+            if name not in (layout.ENTRIES, layout.INDEX) or mode != TREE_MODE:
                 report.problems.append(
-                    Problem(
-                        f"unexpected path {item.path.decode()!r} at top level", commit=_c(commit)
-                    )
+                    Problem(f"unexpected path {name.decode()!r} at top level", commit=link.hex)
                 )
-        entries_sha = root[layout.ENTRIES][1] if layout.ENTRIES in root else None
+        found = root.get(layout.ENTRIES)
+        entries_sha = found[1] if found else None
         if entries_sha == prev_entries:
             continue
-        buckets: dict[bytes, bytes] = (
-            {i.path: bytes(i.sha) for i in store.tree(entries_sha).iteritems()}
+        buckets = (
+            {name: sha for name, (_m, sha) in store.tree_items(entries_sha).items()}
             if entries_sha
             else {}
         )
-        for name in sorted(set(prev_buckets) | set(buckets)):
+        for name in set(prev_buckets) | set(buckets):
             old, new = prev_buckets.get(name), buckets.get(name)
             if old != new:
-                _diff_bucket(store, name, old, new, commit, report)
+                _diff_bucket(store, name, old, new, link, report)
         prev_entries, prev_buckets = entries_sha, buckets
     return prev_buckets
 
@@ -143,7 +152,7 @@ def _diff_bucket(
     bucket: bytes,
     old: bytes | None,
     new: bytes | None,
-    commit: Commit,
+    link: _Link,
     report: VerifyReport,
 ) -> None:
     before = _items(store, old)
@@ -151,9 +160,9 @@ def _diff_bucket(
     for name, (_mode, sha) in before.items():
         entry = layout.id_from_filename(name) or name.decode("utf-8", "replace")
         if name not in after:
-            report.problems.append(Problem("entry deleted", entry=entry, commit=_c(commit)))
+            report.problems.append(Problem("entry deleted", entry=entry, commit=link.hex))
         elif after[name][1] != sha:
-            report.problems.append(Problem("entry modified", entry=entry, commit=_c(commit)))
+            report.problems.append(Problem("entry modified", entry=entry, commit=link.hex))
     for name, (mode, _sha) in after.items():
         if name in before:
             continue
@@ -162,7 +171,7 @@ def _diff_bucket(
             report.problems.append(
                 Problem(
                     f"misplaced file entries/{bucket.decode()}/{name.decode('utf-8', 'replace')}",
-                    commit=_c(commit),
+                    commit=link.hex,
                 )
             )
 
@@ -171,7 +180,7 @@ def _items(store: GitStore, tree_id: bytes | None) -> dict[bytes, tuple[int, byt
     if tree_id is None:
         return {}
     try:
-        return {i.path: (i.mode, i.sha) for i in store.tree(tree_id).iteritems()}
+        return store.tree_items(tree_id)
     except Error:
         return {}
 
@@ -180,7 +189,7 @@ def _check_entries(
     store: GitStore,
     verifier: Verifier,
     buckets: dict[bytes, bytes],
-    head: Commit,
+    head: _Link,
     report: VerifyReport,
     progress: Progress | None,
 ) -> None:
@@ -216,19 +225,21 @@ def _check_entries(
         label = identity.keyid or identity.identity or "unknown"
         report.signers[label] = report.signers.get(label, 0) + 1
         try:
-            signed = SignedStatement.parse(bundle.payload)
+            # Appends enforce RFC 8785 form; here the signature over the stored
+            # bytes is what counts, so re-canonicalizing every entry is skipped.
+            signed = SignedStatement.parse(bundle.payload, require_canonical=False)
         except Error as exc:
             report.problems.append(Problem(f"invalid statement: {exc.message}", entry=entry_id))
             continue
         subjects = [s.sha256 for s in signed.statement.subject]
         for path in layout.index_paths(entry_id, signed.kind, signed.stage, subjects):
             expected_index[path[1:]] = EMPTY_BLOB_ID
-    root = store.tree(head.tree)
-    actual = root[layout.INDEX][1] if layout.INDEX in root else None
+    found = store.tree_items(head.tree).get(layout.INDEX)
+    actual = found[1] if found else None
     expected = _tree_id(expected_index) if expected_index else None
     if actual != expected:
         report.problems.append(
-            Problem("the index does not match the entries it is derived from", commit=_c(head))
+            Problem("the index does not match the entries it is derived from", commit=head.hex)
         )
 
 
@@ -247,7 +258,3 @@ def _tree_id(paths: dict[tuple[bytes, ...], bytes]) -> bytes:
     for name, sub in groups.items():
         tree.add(name, TREE_MODE, ObjectID(_tree_id(sub)))
     return bytes(tree.id)
-
-
-def _c(commit: Commit) -> str:
-    return bytes(commit.id).decode()

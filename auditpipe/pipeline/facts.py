@@ -10,6 +10,7 @@ import getpass
 import hashlib
 import os
 import platform
+import re
 import socket
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -35,7 +36,7 @@ def _packages() -> tuple[str, ...]:
     for dist in metadata.distributions():
         name = dist.metadata["Name"]
         if name:
-            found.add(f"{name.lower()}=={dist.version}")
+            found.add(f"{re.sub(r'[-_.]+', '-', name).lower()}=={dist.version}")
     return tuple(sorted(found))
 
 
