@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The README's demo: set up, then record and verify signed runs in a throw-away
-# git repository (your checkout is never touched).
+# The README's demo: set up, then run the wine-quality example pipeline in a
+# throw-away git repository (your checkout is never touched): run every stage,
+# run again (nothing to do), verify the signed ledger.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$here/.ci/setup"
@@ -8,30 +9,23 @@ export PATH="$here/.venv/bin:$PATH"
 
 demo="${AUDITPIPE_DEMO_DIR:-$(mktemp -d -t auditpipe-demo.XXXXXX)}"
 export AUDITPIPE_CONFIG_DIR="${AUDITPIPE_CONFIG_DIR:-$demo/.auditpipe-config}"
-mkdir -p "$demo/repo" && cd "$demo/repo"
+mkdir -p "$demo" && rm -rf "$demo/wine-quality"
+cp -r "$here/examples/wine-quality" "$demo/wine-quality"
+cd "$demo/wine-quality"
 git init -q -b main
 git config user.name "auditpipe demo"
 git config user.email "demo@example.invalid"
-
-mkdir -p data src models
-printf 'fixed_acidity,quality\n7.4,5\n7.8,5\n11.2,6\n' > data/raw.csv
-printf 'print("prepare")\n' > src/prepare.py
-printf 'print("train")\n' > src/train.py
-git add -A && git commit -qm "demo sources"
+git add -A && git commit -qm "wine-quality example"
 
 step() { printf '\n$ %s\n' "$*"; "$@"; }
 step auditpipe init
 git add -A && git commit -qm "auditpipe init"
-
-cp data/raw.csv data/prepared.csv
-step auditpipe record --stage prepare --cmd "python src/prepare.py" \
-    --dep src/prepare.py --dep data/raw.csv --out data/prepared.csv --param prepare.seed=42
-printf 'model-bytes-%s\n' "$RANDOM" > models/model.pkl
-step auditpipe record --stage train --cmd "python src/train.py" \
-    --dep src/train.py --dep data/prepared.csv --out models/model.pkl \
-    --param train.lr=0.1 --metric accuracy=0.91
+step auditpipe dag
+step auditpipe run -j 2
+step auditpipe run
+step auditpipe status
+step auditpipe metrics
 step auditpipe log
 step auditpipe verify --ledger
 step git log --oneline auditpipe/ledger
-step git fsck --strict
-printf '\ndemo repository: %s/repo\n' "$demo"
+printf '\ndemo repository: %s/wine-quality\n' "$demo"

@@ -13,7 +13,12 @@ from collections.abc import Sequence
 from cyclopts import CycloptsError
 from rich.markup import escape
 
-from auditpipe.cli import ledger_cmds, setup_cmds  # noqa: F401  (registers commands)
+from auditpipe.cli import (  # noqa: F401  (registers commands)
+    fingerprint_cmd,
+    ledger_cmds,
+    pipeline_cmds,
+    setup_cmds,
+)
 from auditpipe.cli.app import app, err
 from auditpipe.errors import Error
 

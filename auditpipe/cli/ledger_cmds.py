@@ -39,6 +39,8 @@ def _nest(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             if not isinstance(child, dict):
                 raise ConfigError(f"key {key!r} conflicts with a value given for {part!r}")
             node = child
+        if isinstance(node.get(parts[-1]), dict) and not isinstance(value, dict):
+            raise ConfigError(f"key {key!r} conflicts with values given for {key}.*")
         node[parts[-1]] = value
     return result
 

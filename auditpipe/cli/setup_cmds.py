@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -76,7 +77,7 @@ def list_keys(*, json: bool = False) -> int:
     if not keys:
         out.print("no keys yet: create one with `auditpipe keys generate`")
     for k in keys:
-        out.print(f"{k.name}\t{k.keyid}\t{'encrypted' if k.encrypted else 'unencrypted'}")
+        sys.stdout.write(f"{k.name}\t{k.keyid}\t{'encrypted' if k.encrypted else 'unencrypted'}\n")
     return 0
 
 

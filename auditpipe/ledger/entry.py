@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from auditpipe.errors import LedgerError, ManifestError
 from auditpipe.manifest.statement import SignedStatement
 from auditpipe.signing.bundle import EntryBundle
 
@@ -21,7 +22,13 @@ class Entry:
     @cached_property
     def signed(self) -> SignedStatement:
         """The statement, parsed from the stored payload bytes."""
-        return SignedStatement.parse(self.bundle.payload, require_canonical=False)
+        try:
+            return SignedStatement.parse(self.bundle.payload, require_canonical=False)
+        except ManifestError as exc:
+            raise LedgerError(
+                f"entry {self.id} holds an invalid statement: {exc.message}",
+                hint="run `auditpipe verify --ledger` to see every problem on the ledger",
+            ) from exc
 
     @property
     def kind(self) -> str:

@@ -6,6 +6,7 @@
     index/subject/<sha[:2]>/<sha>/<id>            subject digest -> entry ids (empty blobs)
     index/stage/<stage>/<id[:2]>/<id>             stage name -> entry ids
     index/kind/<kind>/<id[:2]>/<id>               stage-run | promotion | checkpoint
+    index/stage-key/<key[:2]>/<key>/<id>          a stage run's key -> runs (the planner's lookup)
 
 The index is derived data: every path in it is rebuilt from the entries by
 ``index_paths`` and checked by ``verify``; anything found through it is read
@@ -51,7 +52,11 @@ def encode_component(name: str) -> bytes:
 
 
 def index_paths(
-    entry_id: str, kind: str, stage: str | None, subjects: list[str]
+    entry_id: str,
+    kind: str,
+    stage: str | None,
+    subjects: list[str],
+    stage_key: str | None = None,
 ) -> list[tuple[bytes, ...]]:
     """Every index path that points at this entry."""
     bucket = entry_id[:2].encode()
@@ -59,6 +64,8 @@ def index_paths(
     paths: list[tuple[bytes, ...]] = [(INDEX, b"kind", encode_component(kind), bucket, leaf)]
     if stage:
         paths.append((INDEX, b"stage", encode_component(stage), bucket, leaf))
+    if stage_key and ENTRY_ID.match(stage_key):
+        paths.append((INDEX, b"stage-key", stage_key[:2].encode(), stage_key.encode(), leaf))
     for digest in sorted(set(subjects)):
         if ENTRY_ID.match(digest):
             paths.append((INDEX, b"subject", digest[:2].encode(), digest.encode(), leaf))

@@ -65,7 +65,9 @@ class Ledger:
         entry_id = signed.id
         subjects = [s.sha256 for s in signed.statement.subject]
         additions: dict[tuple[bytes, ...], bytes] = {}
-        for path in layout.index_paths(entry_id, signed.kind, signed.stage, subjects):
+        for path in layout.index_paths(
+            entry_id, signed.kind, signed.stage, subjects, signed.stage_key
+        ):
             additions[path] = EMPTY_BLOB.id
         blob = Blob.from_string(bundle_bytes)
         additions[layout.entry_path(entry_id)] = blob.id
@@ -201,6 +203,14 @@ class Ledger:
     def ids_for_stage(self, stage: str) -> list[str]:
         """Entry ids recorded for a stage (via the index)."""
         return self._ids_under((layout.INDEX, b"stage", layout.encode_component(stage)))
+
+    def ids_for_stage_key(self, stage_key: str) -> list[str]:
+        """Runs recorded with this stage key (command, definition, deps, params)."""
+        tree = self._head_tree()
+        if tree is None or not layout.ENTRY_ID.match(stage_key):
+            return []
+        path = (layout.INDEX, b"stage-key", stage_key[:2].encode(), stage_key.encode())
+        return sorted(name.decode() for name, _m, _s in self.store.children(tree, path))
 
     def ids_for_kind(self, kind: str) -> list[str]:
         return self._ids_under((layout.INDEX, b"kind", layout.encode_component(kind)))

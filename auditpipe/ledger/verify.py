@@ -218,22 +218,27 @@ def _check_entries(
             )
             continue
         try:
+            # Appends enforce RFC 8785 form; here the signature over the stored
+            # bytes is what counts, so re-canonicalizing every entry is skipped.
+            signed = SignedStatement.parse(bundle.payload, require_canonical=False)
+        except Error as exc:
+            signed = None
+            report.problems.append(Problem(f"invalid statement: {exc.message}", entry=entry_id))
+        if signed is not None:
+            # The index is derived from every readable entry, trusted or not, so
+            # an untrusted signature is reported once, as what it is.
+            subjects = [s.sha256 for s in signed.statement.subject]
+            for path in layout.index_paths(
+                entry_id, signed.kind, signed.stage, subjects, signed.stage_key
+            ):
+                expected_index[path[1:]] = EMPTY_BLOB_ID
+        try:
             identity = verifier.verify(bundle)
         except Error as exc:
             report.problems.append(Problem(exc.message, entry=entry_id))
             continue
         label = identity.keyid or identity.identity or "unknown"
         report.signers[label] = report.signers.get(label, 0) + 1
-        try:
-            # Appends enforce RFC 8785 form; here the signature over the stored
-            # bytes is what counts, so re-canonicalizing every entry is skipped.
-            signed = SignedStatement.parse(bundle.payload, require_canonical=False)
-        except Error as exc:
-            report.problems.append(Problem(f"invalid statement: {exc.message}", entry=entry_id))
-            continue
-        subjects = [s.sha256 for s in signed.statement.subject]
-        for path in layout.index_paths(entry_id, signed.kind, signed.stage, subjects):
-            expected_index[path[1:]] = EMPTY_BLOB_ID
     found = store.tree_items(head.tree).get(layout.INDEX)
     actual = found[1] if found else None
     expected = _tree_id(expected_index) if expected_index else None

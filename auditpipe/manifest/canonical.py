@@ -9,7 +9,6 @@ entry id is ``sha256(payload)``.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 import rfc8785
@@ -33,15 +32,19 @@ def canonical_bytes(value: Any) -> bytes:
             f"integer outside the interoperable JSON range (±2^53): {exc}",
             hint="record very large integers as strings",
         ) from exc
+    except RecursionError as exc:
+        raise ManifestError("value is nested too deeply to canonicalize") from exc
     except rfc8785.CanonicalizationError as exc:
         raise ManifestError(f"value cannot be canonicalized as JSON: {exc}") from exc
 
 
 def is_canonical(raw: bytes) -> bool:
     """True when ``raw`` is exactly the RFC 8785 form of the JSON it contains."""
+    from auditpipe.manifest.statement import load_json
+
     try:
-        return canonical_bytes(json.loads(raw)) == raw
-    except (ValueError, ManifestError):
+        return canonical_bytes(load_json(raw)) == raw
+    except ManifestError:
         return False
 
 

@@ -9,6 +9,7 @@ stored bytes (the sigstore-python habit).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -63,6 +64,7 @@ def build_statement(subjects: list[Subject], predicate: WireModel) -> SignedStat
     predicate_type = next((t for t, cls in PREDICATES.items() if isinstance(predicate, cls)), None)
     if predicate_type is None:
         raise ManifestError(f"unknown predicate model {type(predicate).__name__}")
+    _reject_non_finite(predicate.model_dump(by_alias=True), "predicate")
     body = {
         "_type": STATEMENT_V1,
         "subject": [s.model_dump(mode="json", by_alias=True) for s in subjects],
@@ -70,6 +72,43 @@ def build_statement(subjects: list[Subject], predicate: WireModel) -> SignedStat
         "predicate": predicate.model_dump(mode="json", by_alias=True, exclude_none=True),
     }
     return SignedStatement.parse(canonical_bytes(body))
+
+
+def _reject_non_finite(value: Any, where: str) -> None:
+    """NaN and infinity have no JSON form; refuse them rather than sign a null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ManifestError(
+            f"{where} is a non-finite number ({value!r}), which JSON cannot represent",
+            hint='record a finite number, or a string such as "NaN" if you mean it',
+        )
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _reject_non_finite(inner, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, inner in enumerate(value):
+            _reject_non_finite(inner, f"{where}[{index}]")
+
+
+def load_json(raw: bytes) -> Any:
+    """Parse JSON as I-JSON readers do: integers beyond ±(2^53-1) are numbers (floats).
+
+    RFC 8785 writes a float such as 1e18 with integer digits; reading it back
+    as a float keeps such values round-tripping.
+    """
+    try:
+        return json.loads(raw, parse_int=_parse_int)
+    except RecursionError as exc:
+        raise ManifestError("statement JSON is nested too deeply") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"statement is not valid JSON: {exc}") from exc
+
+
+def _parse_int(text: str) -> int | float:
+    value = int(text)
+    return value if -MAX_SAFE_INT <= value <= MAX_SAFE_INT else float(value)
+
+
+MAX_SAFE_INT = 2**53 - 1
 
 
 @dataclass(frozen=True)
@@ -82,21 +121,18 @@ class SignedStatement:
     @classmethod
     def parse(cls, raw: bytes, *, require_canonical: bool = True) -> SignedStatement:
         """Validate ``raw`` as an auditpipe statement; keep the bytes untouched."""
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ManifestError(f"statement is not valid JSON: {exc}") from exc
+        data = load_json(raw)
         if not isinstance(data, dict):
             raise ManifestError("statement is not a JSON object")
         try:
-            statement = Statement.model_validate(data)
+            statement = Statement.model_validate(data, strict=True)
         except ValidationError as exc:
             raise ManifestError(f"not an in-toto Statement v1: {_describe(exc)}") from exc
         model = PREDICATES.get(statement.predicate_type)
         if model is None:
             raise ManifestError(f"unknown predicateType {statement.predicate_type!r}")
         try:
-            model.model_validate(statement.predicate)
+            model.model_validate(statement.predicate, strict=True)
         except ValidationError as exc:
             raise ManifestError(f"invalid predicate: {_describe(exc)}") from exc
         if require_canonical and canonical_bytes(data) != raw:
@@ -126,6 +162,11 @@ class SignedStatement:
 
     def checkpoint(self) -> Checkpoint | None:
         return self.predicate if isinstance(self.predicate, Checkpoint) else None
+
+    @property
+    def stage_key(self) -> str | None:
+        key = self.statement.predicate.get("stageKey")
+        return key if isinstance(key, str) else None
 
     @property
     def stage(self) -> str | None:

@@ -1,1 +1,7 @@
-"""Pipelines: recording stage runs (and, later, spec, planner and executor)."""
+"""Pipelines: the spec and its DAG, the planner, the executor, and run recording.
+
+Modules: ``spec`` (auditpipe.yaml), ``dag``, ``planner`` (stage keys, staleness),
+``executor`` (parallel runs), ``recording`` (runs -> signed manifests),
+``recorder`` (manifests from command-line facts), ``facts`` (code, environment,
+runner), ``api`` (``record_stage`` for other orchestrators).
+"""

@@ -66,7 +66,9 @@ def parse_bundle(raw: bytes) -> EntryBundle:
     )
 
 
-def key_bundle(payload: bytes, signature: bytes, keyid: str) -> bytes:
+def key_bundle(
+    payload: bytes, signature: bytes, keyid: str, payload_type: str = IN_TOTO_PAYLOAD_TYPE
+) -> bytes:
     """Emit bundle v0.3 JSON for a DSSE signature made with a local key."""
     model = Bundle.from_dict(
         {
@@ -74,7 +76,7 @@ def key_bundle(payload: bytes, signature: bytes, keyid: str) -> bytes:
             "verificationMaterial": {"publicKey": {"hint": keyid}, "tlogEntries": []},
             "dsseEnvelope": {
                 "payload": b64(payload),
-                "payloadType": IN_TOTO_PAYLOAD_TYPE,
+                "payloadType": payload_type,
                 "signatures": [{"sig": b64(signature), "keyid": keyid}],
             },
         }

@@ -29,7 +29,7 @@ class LocalSigner(Signer):
     def sign(self, payload: bytes, payload_type: str = IN_TOTO_PAYLOAD_TYPE) -> bytes:
         signature = self._key.sign(pae(payload_type, payload), _ECDSA)
         assert self._identity.keyid is not None
-        return key_bundle(payload, signature, self._identity.keyid)
+        return key_bundle(payload, signature, self._identity.keyid, payload_type)
 
 
 class LocalVerifier(Verifier):

@@ -1,0 +1,252 @@
+"""``run``, ``status``, ``dag`` and ``metrics``: the pipeline verbs."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from cyclopts import Parameter
+from rich.markup import escape
+from rich.table import Table
+
+from auditpipe.cli.app import app, err, out, print_json
+
+if TYPE_CHECKING:
+    from auditpipe.pipeline.executor import StageResult
+
+
+def _load() -> tuple[Any, Any, Any]:
+    from auditpipe.pipeline.dag import build_dag
+    from auditpipe.pipeline.spec import load_pipeline
+    from auditpipe.workspace import Workspace
+
+    workspace = Workspace.discover()
+    spec = load_pipeline(workspace.root)
+    return workspace, spec, build_dag(spec)
+
+
+def _order(dag: Any, stages: list[str] | None) -> list[str]:
+    """All stages, or the named ones (a template's base name selects all its
+    expansions) plus everything they depend on; unknown names are an error."""
+    return list(dag.select(stages)) if stages else list(dag.order())
+
+
+@contextlib.contextmanager
+def _planner(workspace: Any, spec: Any) -> Iterator[tuple[Any, Any]]:
+    from auditpipe.fingerprint import StatCache
+    from auditpipe.ledger.ledger import Ledger
+    from auditpipe.pipeline.planner import Planner
+    from auditpipe.pipeline.spec import load_params
+
+    params_doc = load_params(spec)
+    with Ledger(workspace) as ledger, StatCache(StatCache.default_path(workspace.git_dir)) as cache:
+        yield ledger, Planner(spec, ledger, params_doc, cache)
+
+
+class _Console:
+    """Prints stage output with a prefix and a summary table at the end."""
+
+    def stage_started(self, stage: str, cmd: str) -> None:
+        err.print(f"[bold]▶ {escape(stage)}[/]: {escape(cmd)}")
+
+    def output(self, stage: str, stream: str, line: str) -> None:
+        target = err if stream == "stderr" else out
+        target.print(f"[dim]{escape(stage)} |[/] {escape(line)}")
+
+    def stage_finished(self, result: StageResult) -> None:
+        if result.outcome in ("failed", "gate_failed"):
+            err.print(f"[bold red]✗ {escape(result.stage)}[/]: {escape('; '.join(result.reasons))}")
+        elif result.outcome == "ran":
+            err.print(f"[green]✓ {escape(result.stage)}[/] recorded {result.entry}")
+
+
+def _summary(results: list[StageResult]) -> None:
+    table = Table(title="auditpipe run", title_justify="left")
+    for column in ("stage", "result", "duration", "entry / reason"):
+        table.add_column(column)
+    for r in results:
+        detail = (
+            r.entry[:12] if r.outcome in ("ran", "skipped") and r.entry else "; ".join(r.reasons)
+        )
+        duration = f"{r.duration:.2f}s" if r.outcome in ("ran", "failed") else "-"
+        table.add_row(escape(r.stage), r.outcome.replace("_", " "), duration, escape(detail))
+    err.print(table)
+    counts = {
+        k: sum(1 for r in results if r.outcome == k)
+        for k in ("ran", "skipped", "failed", "gate_failed", "not_run", "would_run")
+    }
+    err.print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v))
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@app.command
+def run(
+    stages: list[str] | None = None,
+    /,
+    *,
+    jobs: Annotated[int, Parameter(name=["-j", "--jobs"])] = 1,
+    force: bool = False,
+    dry_run: bool = False,
+    keep_going: bool = False,
+    key: str | None = None,
+    passphrase_env: str | None = None,
+) -> int:
+    """Run the stages that are not up to date; sign every run into the ledger.
+
+    Parameters
+    ----------
+    stages
+        Only these stages (and what they depend on).
+    jobs
+        Run up to this many independent stages at once.
+    force
+        Run the selected stages even if they are up to date.
+    dry_run
+        Say what would run, run nothing.
+    keep_going
+        After a failure, finish the stages that do not depend on it.
+    key
+        Name of the signing key.
+    passphrase_env
+        Environment variable holding the key's passphrase.
+    """
+    from auditpipe.pipeline.executor import Executor
+    from auditpipe.pipeline.recording import PipelineRecorder
+    from auditpipe.signing.factory import signer_for
+
+    workspace, spec, dag = _load()
+    order = _order(dag, stages)
+    with _planner(workspace, spec) as (ledger, planner):
+        signer = None if dry_run else signer_for(workspace, key, passphrase_env)
+        recorder = PipelineRecorder(
+            spec,
+            ledger,
+            planner,
+            signer,  # type: ignore[arg-type]
+            state_dir=workspace.state_dir,
+        )
+        executor = Executor(
+            dag,
+            dict(spec.stages),
+            planner,
+            recorder,
+            _Console(),
+            root=workspace.root,
+            jobs=jobs,
+            force=force,
+            keep_going=keep_going,
+            dry_run=dry_run,
+        )
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            results = executor.run(order)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    _summary(results)
+    if all(r.outcome == "skipped" for r in results):
+        err.print("every stage is up to date")
+    bad = [r for r in results if r.outcome in ("failed", "gate_failed", "not_run")]
+    return 1 if bad else 0
+
+
+@app.command
+def status(stages: list[str] | None = None, /, *, json: bool = False) -> int:
+    """Say, per stage, whether it is up to date and why not.
+
+    Parameters
+    ----------
+    stages
+        Only these stages (and what they depend on).
+    json
+        Print machine-readable output.
+    """
+    workspace, spec, dag = _load()
+    order = _order(dag, stages)
+    rows: list[dict[str, Any]] = []
+    stale: set[str] = set()
+    with _planner(workspace, spec) as (_ledger, planner):
+        for name in order:
+            assessment = planner.assess(spec.stages[name])
+            reasons = list(assessment.reasons)
+            stale_ups = sorted(dag.upstream(name) & stale)
+            if stale_ups:
+                reasons.append(f"upstream {', '.join(stale_ups)} will re-run")
+            up_to_date = assessment.up_to_date and not stale_ups
+            if not up_to_date:
+                stale.add(name)
+            rows.append(
+                {"stage": name, "upToDate": up_to_date, "run": assessment.run, "reasons": reasons}
+            )
+    if json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        if row["upToDate"]:
+            out.print(f"{escape(row['stage'])}: up to date (run {row['run'][:12]})")
+        else:
+            out.print(f"{escape(row['stage'])}: stale")
+            for reason in row["reasons"]:
+                out.print(f"    {escape(reason)}")
+    return 0
+
+
+@app.command
+def dag(*, format: Literal["text", "mermaid", "dot", "json"] = "text") -> int:
+    """Show the pipeline's stages and how they depend on each other.
+
+    Parameters
+    ----------
+    format
+        text, mermaid, dot or json.
+    """
+    _workspace, _spec, graph = _load()
+    if format == "json":
+        print_json(graph.to_json())
+    else:
+        render = {"text": graph.to_text, "mermaid": graph.to_mermaid, "dot": graph.to_dot}
+        sys.stdout.write(render[format]().rstrip("\n") + "\n")
+    return 0
+
+
+@app.command
+def metrics(*, json: bool = False) -> int:
+    """The metrics of the latest successful run of each stage.
+
+    Parameters
+    ----------
+    json
+        Print machine-readable output.
+    """
+    workspace, spec, graph = _load()
+    rows: dict[str, Any] = {}
+    with _planner(workspace, spec) as (_ledger, planner):
+        for name in graph.order():
+            latest = planner.latest_run(name)
+            if latest is not None and latest[1].metrics:
+                rows[name] = {"run": latest[0].id, "metrics": latest[1].metrics}
+    if json:
+        print_json(rows)
+        return 0
+    for name, row in rows.items():
+        out.print(f"{escape(name)} (run {row['run'][:12]})")
+        for key, value in _flatten(row["metrics"]):
+            out.print(f"    {escape(key)}: {value}")
+    if not rows:
+        err.print("no metrics recorded yet")
+    return 0
+
+
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(value, dict):
+        items: list[tuple[str, Any]] = []
+        for k, v in value.items():
+            items.extend(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return items
+    return [(prefix, value)]

@@ -1,0 +1,85 @@
+"""``auditpipe.record_stage``: record a stage run from inside your own orchestrator.
+
+::
+
+    with auditpipe.record_stage("train", deps=["data/train.parquet"],
+                                outs=["models/model.pkl"], params={"lr": 0.1}) as run:
+        fit_and_save()
+        run.log_metrics({"accuracy": 0.93})
+
+produces the same signed stage-run manifest ``auditpipe run`` does. An exception
+inside the block records a failed run and is re-raised.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from auditpipe.fingerprint import StatCache, fingerprint_many
+from auditpipe.ledger.ledger import Ledger
+from auditpipe.pipeline import facts
+from auditpipe.pipeline.recorder import sign_and_append
+from auditpipe.pipeline.recording import stage_run_statement
+from auditpipe.signing.factory import signer_for
+from auditpipe.workspace import Workspace
+
+
+@dataclass
+class StageRecording:
+    """Handed to the ``with`` block: add metrics; read the entry id afterwards."""
+
+    stage: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    entry_id: str | None = None
+
+    def log_metrics(self, values: Mapping[str, Any]) -> None:
+        self.metrics.update(values)
+
+
+@contextlib.contextmanager
+def record_stage(
+    stage: str,
+    *,
+    deps: Sequence[str | Path] = (),
+    outs: Sequence[str | Path] = (),
+    params: Mapping[str, Any] | None = None,
+    command: str | None = None,
+    env: Sequence[str] = (),
+    root: str | Path = ".",
+    key: str | None = None,
+) -> Iterator[StageRecording]:
+    """Fingerprint ``deps`` now, run the block, then sign and append the run."""
+    workspace = Workspace.discover(root)
+    rel_deps = [workspace.relative(Path(workspace.root, d)) for d in deps]
+    rel_outs = [workspace.relative(Path(workspace.root, o)) for o in outs]
+    with Ledger(workspace) as ledger, StatCache(StatCache.default_path(workspace.git_dir)) as cache:
+        signer = signer_for(workspace, key)  # fail before the work, not after it
+        dep_fps = fingerprint_many(rel_deps, root=workspace.root, cache=cache)
+        recording = StageRecording(stage)
+        started = facts.now_rfc3339()
+        succeeded = False
+        try:
+            yield recording
+            succeeded = True
+        finally:
+            present = [o for o in rel_outs if (workspace.root / o).exists()]
+            out_fps = fingerprint_many(present, root=workspace.root, cache=cache)
+            statement = stage_run_statement(
+                ledger,
+                stage=stage,
+                command=command,
+                succeeded=succeeded and len(present) == len(rel_outs),
+                deps={fp.path: fp for fp in dep_fps},
+                outputs={fp.path: fp for fp in out_fps},
+                params=dict(params or {}),
+                metrics=recording.metrics,
+                env_allow=list(env),
+                started_at=started,
+                finished_at=facts.now_rfc3339(),
+                exit_code=0 if succeeded else 1,
+            )
+            recording.entry_id = sign_and_append(ledger, signer, statement)

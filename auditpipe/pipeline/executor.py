@@ -1,0 +1,263 @@
+"""Run a pipeline: topological order, independent stages in parallel, every run signed.
+
+Each selected stage is assessed when its upstream stages have finished (so a
+re-run upstream that produces identical outputs does not force a re-run
+downstream); stale stages run their command, stream its output with a stage
+prefix, and are recorded, failed ones included. A failed stage stops its
+downstream; without ``keep_going`` nothing new starts after a failure. On
+Ctrl-C/SIGTERM children are killed and interrupted runs are not recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import IO, Literal, Protocol
+
+from auditpipe.errors import Error
+from auditpipe.pipeline.dag import Dag
+from auditpipe.pipeline.planner import Assessment, Planner
+from auditpipe.pipeline.spec import StageSpec
+
+Outcome = Literal["ran", "skipped", "failed", "gate_failed", "not_run", "would_run"]
+
+# Variables a child always gets; anything else only when the stage allow-lists it.
+BASE_ENV = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "TERM",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "SYSTEMROOT",
+    "PYTHONPATH",
+)
+
+
+@dataclass(frozen=True)
+class StageResult:
+    stage: str
+    outcome: Outcome
+    duration: float = 0.0
+    entry: str | None = None
+    exit_code: int | None = None
+    reasons: tuple[str, ...] = ()
+
+
+class RunObserver(Protocol):
+    def stage_started(self, stage: str, cmd: str) -> None: ...
+    def output(self, stage: str, stream: str, line: str) -> None: ...
+    def stage_finished(self, result: StageResult) -> None: ...
+
+
+class Recorder(Protocol):
+    """Signs and appends a finished run (see ``auditpipe.pipeline.recording``)."""
+
+    def record(self, stage: StageSpec, assessment: Assessment, execution: Execution) -> str: ...
+
+
+@dataclass
+class Execution:
+    """What happened when a stage's command ran."""
+
+    started_at: str
+    finished_at: str = ""
+    exit_code: int | None = None
+    stdout: bytearray = field(default_factory=bytearray)
+    stderr: bytearray = field(default_factory=bytearray)
+    failure: str | None = None
+
+
+class Interrupted(Error):
+    """The run was interrupted (Ctrl-C or SIGTERM); interrupted stages were not recorded."""
+
+    exit_code = 130
+
+
+class Executor:
+    """Schedules and runs stages; one instance per ``auditpipe run``."""
+
+    def __init__(
+        self,
+        dag: Dag,
+        stages: dict[str, StageSpec],
+        planner: Planner,
+        recorder: Recorder,
+        observer: RunObserver,
+        *,
+        root: os.PathLike[str] | str,
+        jobs: int = 1,
+        force: bool = False,
+        keep_going: bool = False,
+        dry_run: bool = False,
+    ) -> None:
+        self.dag, self.stages, self.planner = dag, stages, planner
+        self.recorder, self.observer = recorder, observer
+        self.root = os.fspath(root)
+        self.jobs = max(1, jobs)
+        self.force, self.keep_going, self.dry_run = force, keep_going, dry_run
+        self._lock = threading.Lock()  # ledger and stat cache are not thread-safe
+        self._stop = threading.Event()
+        self._children: set[subprocess.Popen[bytes]] = set()
+
+    def run(self, order: Sequence[str]) -> list[StageResult]:
+        selected = set(order)
+        pending = list(order)
+        results: dict[str, StageResult] = {}
+        running: dict[Future[StageResult], str] = {}
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            try:
+                while pending or running:
+                    for name in list(pending):
+                        if self._stop.is_set() or len(running) >= self.jobs:
+                            break
+                        ups = self.dag.upstream(name) & selected
+                        blocked = [u for u in ups if u in results and _blocks(results[u])]
+                        if blocked:
+                            pending.remove(name)
+                            results[name] = StageResult(
+                                name,
+                                "not_run",
+                                reasons=(f"upstream {', '.join(sorted(blocked))} did not succeed",),
+                            )
+                            self.observer.stage_finished(results[name])
+                        elif all(u in results for u in ups):
+                            pending.remove(name)
+                            running[pool.submit(self._one, self.stages[name])] = name
+                    if not running:
+                        break
+                    finished, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        name = running.pop(future)
+                        results[name] = future.result()
+                        self.observer.stage_finished(results[name])
+                        if (
+                            results[name].outcome in ("failed", "gate_failed")
+                            and not self.keep_going
+                        ):
+                            self._stop.set()
+            except KeyboardInterrupt:
+                self._stop.set()
+                self._kill_children()
+                for future in running:
+                    future.cancel()
+                wait(list(running))
+                raise Interrupted(
+                    "interrupted: running stages were stopped and not recorded",
+                    hint="completed stages were recorded; run `auditpipe run` again to resume",
+                ) from None
+        for name in pending:
+            results[name] = StageResult(name, "not_run", reasons=("stopped after a failure",))
+            self.observer.stage_finished(results[name])
+        return [results[name] for name in order if name in results]
+
+    def _one(self, stage: StageSpec) -> StageResult:
+        start = time.monotonic()
+        with self._lock:
+            assessment = self.planner.assess(stage, force=self.force)
+        if assessment.up_to_date:
+            return StageResult(stage.name, "skipped", entry=assessment.run, reasons=("up to date",))
+        if self.dry_run:
+            return StageResult(stage.name, "would_run", reasons=assessment.reasons)
+        if assessment.key is None:
+            return StageResult(stage.name, "failed", reasons=assessment.reasons)
+        self.observer.stage_started(stage.name, stage.cmd)
+        execution = self._execute(stage)
+        if self._stop.is_set() and execution.exit_code is not None and execution.exit_code < 0:
+            return StageResult(stage.name, "not_run", reasons=("interrupted",))
+        with self._lock:
+            entry = self.recorder.record(stage, assessment, execution)
+        outcome: Outcome = "ran" if execution.exit_code == 0 and not execution.failure else "failed"
+        reasons = (execution.failure,) if execution.failure else assessment.reasons
+        return StageResult(
+            stage.name, outcome, time.monotonic() - start, entry, execution.exit_code, reasons
+        )
+
+    def _execute(self, stage: StageSpec) -> Execution:
+        from auditpipe.pipeline.facts import now_rfc3339
+
+        execution = Execution(started_at=now_rfc3339())
+        env = {k: os.environ[k] for k in (*BASE_ENV, *stage.env) if k in os.environ}
+        env["AUDITPIPE_STAGE"] = stage.name
+        try:
+            proc = subprocess.Popen(
+                stage.cmd,
+                shell=True,
+                cwd=os.path.join(self.root, stage.wdir),
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            execution.failure = f"could not start command: {exc}"
+            execution.finished_at = now_rfc3339()
+            return execution
+        with self._lock:
+            self._children.add(proc)
+        readers = [
+            threading.Thread(
+                target=self._pump, args=(stage.name, "stdout", proc.stdout, execution.stdout)
+            ),
+            threading.Thread(
+                target=self._pump, args=(stage.name, "stderr", proc.stderr, execution.stderr)
+            ),
+        ]
+        for reader in readers:
+            reader.start()
+        execution.exit_code = proc.wait()
+        for reader in readers:
+            reader.join()
+        with self._lock:
+            self._children.discard(proc)
+        execution.finished_at = now_rfc3339()
+        if execution.exit_code != 0:
+            execution.failure = f"command exited with {execution.exit_code}"
+        else:
+            missing = [
+                o for o in stage.all_outputs if not os.path.lexists(os.path.join(self.root, o))
+            ]
+            if missing:
+                execution.failure = f"command succeeded but did not write {', '.join(missing)}"
+        return execution
+
+    def _pump(self, stage: str, stream: str, pipe: IO[bytes] | None, sink: bytearray) -> None:
+        if pipe is None:
+            return
+        for raw in iter(pipe.readline, b""):
+            sink.extend(raw)
+            self.observer.output(stage, stream, raw.decode("utf-8", "replace").rstrip("\n"))
+        pipe.close()
+
+    def _kill_children(self) -> None:
+        with self._lock:
+            children = list(self._children)
+        for proc in children:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+        deadline = time.monotonic() + 5
+        for proc in children:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _blocks(result: StageResult) -> bool:
+    return result.outcome in ("failed", "gate_failed", "not_run")

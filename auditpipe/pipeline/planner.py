@@ -1,0 +1,203 @@
+"""Decide which stages are up to date, and say why the others are stale.
+
+A stage's **key** is the sha256 of the canonical JSON of its expanded
+definition (command included), its dependencies' digests, the param values it
+reads, and the digests of its validation suites. A stage is up to date when a
+successful signed run with that key is on the ledger and every output on disk
+still has the digest that run recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditpipe.fingerprint import Fingerprint, StatCache, fingerprint_many
+from auditpipe.ledger.entry import Entry
+from auditpipe.ledger.ledger import Ledger
+from auditpipe.manifest.canonical import canonical_bytes
+from auditpipe.manifest.predicates import StageRun
+from auditpipe.pipeline.spec import PipelineSpec, StageSpec, select_params
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the planner found for one stage."""
+
+    stage: str
+    key: str | None
+    up_to_date: bool
+    run: str | None = None
+    """The run that makes it up to date (or, when stale, the latest successful run)."""
+    reasons: tuple[str, ...] = ()
+    deps: Mapping[str, Fingerprint] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    suites: Mapping[str, str] = field(default_factory=dict)
+
+
+class Planner:
+    """Fingerprints, keys and ledger lookups for the stages of one pipeline."""
+
+    def __init__(
+        self,
+        spec: PipelineSpec,
+        ledger: Ledger,
+        params_doc: Mapping[str, Any],
+        cache: StatCache | None = None,
+    ) -> None:
+        self.spec = spec
+        self.ledger = ledger
+        self.params_doc = params_doc
+        self.cache = cache
+
+    def fingerprints(
+        self, paths: Sequence[str], *, content: bool = False
+    ) -> dict[str, Fingerprint]:
+        """Fingerprints of the paths that exist (missing ones are simply absent)."""
+        root = self.spec.root
+        present = [p for p in paths if (root / p).exists() or (root / p).is_symlink()]
+        found = fingerprint_many(present, root=root, cache=self.cache, content=content)
+        return {p: fp for p, fp in zip(present, found, strict=True)}
+
+    def params_for(self, stage: StageSpec) -> dict[str, Any]:
+        return select_params(self.params_doc, stage.params, params_path=self.spec.params_file)
+
+    def suites_for(self, stage: StageSpec) -> dict[str, str]:
+        suites = sorted({suite for _data, suite in stage.validate})
+        digests = {}
+        for suite in suites:
+            path = self.spec.root / suite
+            try:
+                digests[suite] = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                digests[suite] = "missing"
+        return digests
+
+    def assess(self, stage: StageSpec, *, force: bool = False) -> Assessment:
+        """Is ``stage`` up to date right now? If not, why not."""
+        deps = self.fingerprints(stage.deps, content=stage.content)
+        missing = [d for d in stage.deps if d not in deps]
+        params = self.params_for(stage)
+        suites = self.suites_for(stage)
+        if missing:
+            return Assessment(
+                stage.name,
+                None,
+                False,
+                reasons=tuple(f"dependency {d} is missing" for d in missing),
+                deps=deps,
+                params=params,
+                suites=suites,
+            )
+        key = stage_key(stage, deps, params, suites)
+
+        def verdict(up_to_date: bool, run: str | None, reasons: list[str]) -> Assessment:
+            return Assessment(
+                stage.name, key, up_to_date, run, tuple(reasons), deps, params, suites
+            )
+
+        if force:
+            return verdict(False, None, ["forced"])
+        candidates = self._runs(self.ledger.ids_for_stage_key(key), stage.name)
+        outputs = self.fingerprints(stage.all_outputs)
+        for entry, _run in candidates:
+            if _outputs_match(entry, stage, outputs):
+                return verdict(True, entry.id, [])
+        return verdict(
+            False, None, self._why_stale(stage, candidates, outputs, deps, params, suites)
+        )
+
+    def _runs(self, ids: Sequence[str], stage: str) -> list[tuple[Entry, StageRun]]:
+        """Successful runs of ``stage`` among ``ids``, newest first."""
+        runs = []
+        for entry_id in ids:
+            entry = self.ledger.get(entry_id)
+            run = entry.signed.stage_run()
+            if run is not None and run.stage == stage and run.status == "succeeded":
+                runs.append((entry, run))
+        runs.sort(key=lambda pair: pair[1].finished_at, reverse=True)
+        return runs
+
+    def latest_run(self, stage: str) -> tuple[Entry, StageRun] | None:
+        runs = self._runs(self.ledger.ids_for_stage(stage), stage)
+        return runs[0] if runs else None
+
+    def _why_stale(
+        self,
+        stage: StageSpec,
+        same_key: list[tuple[Entry, StageRun]],
+        outputs: Mapping[str, Fingerprint],
+        deps: Mapping[str, Fingerprint],
+        params: Mapping[str, Any],
+        suites: Mapping[str, str],
+    ) -> list[str]:
+        if same_key:
+            entry, _run = same_key[0]
+            return _output_reasons(entry, stage, outputs)
+        latest = self.latest_run(stage.name)
+        if latest is None:
+            return ["never run"]
+        _entry, run = latest
+        reasons: list[str] = []
+        before = {m.name: m.digest.sha256 for m in run.materials}
+        for path, fp in deps.items():
+            old = before.get(path)
+            if old is None:
+                reasons.append(f"new dependency {path}")
+            elif old != fp.sha256:
+                reasons.append(f"dependency {path} changed: {old[:12]} -> {fp.sha256[:12]}")
+        for path in before:
+            if path not in deps:
+                reasons.append(f"dependency {path} removed")
+        old_params = run.params
+        for key in sorted(set(params) | set(old_params)):
+            if params.get(key) != old_params.get(key):
+                reasons.append(
+                    f"param {key} changed: {_show(old_params.get(key))} -> {_show(params.get(key))}"
+                )
+        old_suites = {v.suite_path: v.suite_digest.sha256 for v in run.validations}
+        for suite, digest in suites.items():
+            if suite in old_suites and old_suites[suite] != digest:
+                reasons.append(f"validation suite {suite} changed")
+        return reasons or ["stage definition changed (command, outputs or options)"]
+
+
+def stage_key(
+    stage: StageSpec,
+    deps: Mapping[str, Fingerprint],
+    params: Mapping[str, Any],
+    suites: Mapping[str, str],
+) -> str:
+    """sha256 of everything that, when it changes, makes a stage re-run."""
+    body = {
+        "definition": stage.definition(),
+        "deps": {path: fp.sha256 for path, fp in sorted(deps.items())},
+        "params": dict(params),
+        "suites": dict(suites),
+    }
+    return hashlib.sha256(canonical_bytes(body)).hexdigest()
+
+
+def _outputs_match(entry: Entry, stage: StageSpec, outputs: Mapping[str, Fingerprint]) -> bool:
+    return not _output_reasons(entry, stage, outputs)
+
+
+def _output_reasons(
+    entry: Entry, stage: StageSpec, outputs: Mapping[str, Fingerprint]
+) -> list[str]:
+    recorded = {s.name: s.sha256 for s in entry.signed.statement.subject}
+    reasons = []
+    for path in stage.all_outputs:
+        fp = outputs.get(path)
+        if fp is None:
+            reasons.append(f"output {path} missing")
+        elif recorded.get(path) != fp.sha256:
+            reasons.append(f"output {path} modified since run {entry.id[:12]}")
+    return reasons
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if value is not None else "unset"
+    return text if len(text) <= 40 else text[:37] + "..."

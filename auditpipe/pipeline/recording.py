@@ -1,0 +1,177 @@
+"""Build and sign the stage-run manifest for a stage the executor ran."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from auditpipe.errors import ConfigError, ManifestError
+from auditpipe.fingerprint import Fingerprint
+from auditpipe.ledger.ledger import Ledger
+from auditpipe.manifest.predicates import (
+    Digest,
+    Logs,
+    Material,
+    PipelineRef,
+    RunStatus,
+    StageRun,
+)
+from auditpipe.manifest.statement import SignedStatement, Subject, build_statement
+from auditpipe.pipeline import facts
+from auditpipe.pipeline.executor import Execution
+from auditpipe.pipeline.planner import Assessment, Planner
+from auditpipe.pipeline.recorder import CODE_SUFFIXES, producer_of, sign_and_append
+from auditpipe.pipeline.spec import PipelineSpec, StageSpec
+from auditpipe.signing.interface import Signer
+
+
+def material(fp: Fingerprint, produced_by: str | None = None) -> Material:
+    """A fingerprint as a signed resource descriptor."""
+    return Material(
+        name=fp.path,
+        digest=Digest(sha256=fp.sha256),
+        size=fp.size,
+        kind=fp.kind,
+        files=fp.files,
+        table=fp.table.to_dict() if fp.table is not None else None,
+        produced_by=produced_by,
+    )
+
+
+def read_metrics(root: Path, paths: tuple[str, ...]) -> dict[str, Any]:
+    """Merge the stage's metrics files (JSON or YAML mappings) into one dict."""
+    merged: dict[str, Any] = {}
+    for rel in paths:
+        path = root / rel
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            raise ConfigError(
+                f"cannot read metrics file: {exc}",
+                path=rel,
+                hint="metrics files must be JSON or YAML mappings",
+            ) from exc
+        if not isinstance(data, dict):
+            raise ConfigError("metrics file is not a mapping", path=rel)
+        for key, value in data.items():
+            merged[key if key not in merged else f"{Path(rel).stem}.{key}"] = value
+    return merged
+
+
+def stage_run_statement(
+    ledger: Ledger,
+    *,
+    stage: str,
+    command: str | None,
+    succeeded: bool,
+    deps: Mapping[str, Fingerprint],
+    outputs: Mapping[str, Fingerprint],
+    params: dict[str, Any],
+    metrics: dict[str, Any],
+    env_allow: list[str],
+    started_at: str,
+    finished_at: str,
+    exit_code: int | None,
+    pipeline: PipelineRef | None = None,
+    stage_key: str | None = None,
+    logs: Logs | None = None,
+) -> SignedStatement:
+    """The canonical stage-run statement; shared by ``run`` and ``record_stage``.
+
+    Outputs become subjects only when the run succeeded: a failed run is
+    evidence, not a producer of artifacts.
+    """
+    materials = [material(fp, producer_of(ledger, fp.sha256)) for _p, fp in sorted(deps.items())]
+    products = [material(fp) for _p, fp in sorted(outputs.items())]
+    code_deps = [d for d in deps if Path(d).suffix.lower() in CODE_SUFFIXES]
+    status: RunStatus = "succeeded" if succeeded else "failed"
+    try:
+        predicate = StageRun(
+            stage=stage,
+            status=status,
+            command=command,
+            pipeline=pipeline,
+            stage_key=stage_key,
+            code=facts.code_state(ledger.workspace, code_deps),
+            materials=materials,
+            products=products,
+            params=params,
+            metrics=metrics,
+            environment=facts.environment(env_allow),
+            logs=logs,
+            started_at=started_at,
+            finished_at=finished_at,
+            exit_code=exit_code,
+            runner=facts.runner(),
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ManifestError(f"cannot record stage {stage!r}: {where}: {first['msg']}") from exc
+    subjects = (
+        [Subject(name=p.name, digest={"sha256": p.digest.sha256}) for p in products]
+        if succeeded
+        else []
+    )
+    return build_statement(subjects, predicate)
+
+
+class PipelineRecorder:
+    """Signs each executed run into the ledger (the executor's ``Recorder``)."""
+
+    def __init__(
+        self,
+        spec: PipelineSpec,
+        ledger: Ledger,
+        planner: Planner,
+        signer: Signer,
+        *,
+        state_dir: Path,
+    ) -> None:
+        self.spec, self.ledger, self.planner, self.signer = spec, ledger, planner, signer
+        self.logs_dir = state_dir / "logs"
+
+    def record(self, stage: StageSpec, assessment: Assessment, execution: Execution) -> str:
+        succeeded = execution.exit_code == 0 and execution.failure is None
+        outputs = self.planner.fingerprints(stage.all_outputs, content=stage.content)
+        statement = stage_run_statement(
+            self.ledger,
+            stage=stage.name,
+            command=stage.cmd,
+            succeeded=succeeded,
+            deps=assessment.deps,
+            outputs=outputs,
+            params=dict(assessment.params),
+            metrics=read_metrics(self.spec.root, stage.metrics) if succeeded else {},
+            env_allow=list(stage.env),
+            started_at=execution.started_at,
+            finished_at=execution.finished_at,
+            exit_code=execution.exit_code,
+            pipeline=PipelineRef(
+                path=self.spec.path.relative_to(self.spec.root).as_posix(),
+                sha256=self.spec.sha256,
+            ),
+            stage_key=assessment.key,
+            logs=Logs(
+                stdout=Digest(sha256=hashlib.sha256(execution.stdout).hexdigest()),
+                stderr=Digest(sha256=hashlib.sha256(execution.stderr).hexdigest()),
+            ),
+        )
+        entry_id = sign_and_append(self.ledger, self.signer, statement)
+        self._keep_logs(entry_id, execution)
+        return entry_id
+
+    def _keep_logs(self, entry_id: str, execution: Execution) -> None:
+        """Keep the streams next to the repo's state; their digests are signed."""
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        (self.logs_dir / f"{entry_id}.stdout").write_bytes(bytes(execution.stdout))
+        (self.logs_dir / f"{entry_id}.stderr").write_bytes(bytes(execution.stderr))
