@@ -8,6 +8,7 @@ its own state (last verified ledger head, stat cache, locks) lives under
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,3 +72,40 @@ class Workspace:
                 f"{path} is outside the repository {self.root}",
                 hint="auditpipe records paths inside the repository only",
             ) from None
+
+
+_REV_SUFFIX = re.compile(r"(~|\^)(\d*)")
+
+
+def resolve_revision(repo: Repo, spec: str) -> str:
+    """A commit id for ``spec``: a sha, branch, tag or HEAD, with ``~N`` / ``^N`` suffixes.
+
+    dulwich resolves the base name; the ancestry suffixes are walked here.
+    Raises ``RepositoryError`` when it names no commit.
+    """
+    from dulwich.objects import Commit
+    from dulwich.objectspec import parse_commit
+
+    cut = min((i for i in (spec.find("~"), spec.find("^")) if i >= 0), default=len(spec))
+    base, suffixes = spec[:cut], spec[cut:]
+    try:
+        commit = parse_commit(repo, base.encode())
+        pos = 0
+        while pos < len(suffixes):
+            match = _REV_SUFFIX.match(suffixes, pos)
+            if match is None:
+                raise KeyError(spec)
+            count = int(match.group(2) or 1)
+            steps = [0] * count if match.group(1) == "~" else ([count - 1] if count else [])
+            for parent in steps:
+                found = repo[commit.parents[parent]]
+                if not isinstance(found, Commit):
+                    raise KeyError(spec)
+                commit = found
+            pos = match.end()
+    except (KeyError, IndexError, ValueError):
+        raise RepositoryError(
+            f"{spec!r} is not a commit in this repository",
+            hint="use a commit id, branch, tag or HEAD, optionally with ~N or ^N",
+        ) from None
+    return bytes(commit.id).decode()

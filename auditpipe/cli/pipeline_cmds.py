@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from auditpipe.cli.app import app, err, out, print_json
+from auditpipe.errors import ConfigError
 
 if TYPE_CHECKING:
     from auditpipe.pipeline.executor import StageResult
@@ -250,3 +251,92 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
             items.extend(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
         return items
     return [(prefix, value)]
+
+
+@app.command
+def diff(a: str, b: str, /, *, json: bool = False) -> int:
+    """Compare two runs (entry ids) or the runs recorded at two git revisions.
+
+    Parameters
+    ----------
+    a
+        An entry id (or unique prefix), or a git revision.
+    b
+        An entry id (or unique prefix), or a git revision.
+    json
+        Print machine-readable output.
+    """
+    from auditpipe.ledger.ledger import Ledger
+    from auditpipe.pipeline.diff import RunDiff, diff_runs, runs_at_revision
+
+    diffs: list[RunDiff] = []
+    with Ledger.open() as ledger:
+        left, right = _side(ledger, a), _side(ledger, b)
+        if isinstance(left, str) and isinstance(right, str):
+            ea, eb = ledger.get(left), ledger.get(right)
+            ra, rb = ea.signed.stage_run(), eb.signed.stage_run()
+            diffs.append(diff_runs(ra, rb, ea.id, eb.id, ra.stage if ra else "-"))
+        elif isinstance(left, bytes) and isinstance(right, bytes):
+            lmap = runs_at_revision(ledger, left.decode())
+            rmap = runs_at_revision(ledger, right.decode())
+            for stage in sorted(set(lmap) | set(rmap)):
+                ea_, eb_ = lmap.get(stage), rmap.get(stage)
+                diffs.append(
+                    diff_runs(
+                        ea_.signed.stage_run() if ea_ else None,
+                        eb_.signed.stage_run() if eb_ else None,
+                        ea_.id if ea_ else None,
+                        eb_.id if eb_ else None,
+                        stage,
+                    )
+                )
+        else:
+            raise ConfigError(
+                "compare two entries or two revisions, not one of each",
+                hint="e.g. `auditpipe diff 3bfd126c 8b213360` or `auditpipe diff main~1 main`",
+            )
+    if json:
+        print_json(
+            [
+                {
+                    "stage": d.stage,
+                    "before": d.before,
+                    "after": d.after,
+                    "changes": [c.__dict__ for c in d.changes],
+                }
+                for d in diffs
+            ]
+        )
+        return 0
+    for d in diffs:
+        out.print(f"{escape(d.stage)}: {(d.before or '-')[:12]} -> {(d.after or '-')[:12]}")
+        for c in d.changes:
+            out.print(
+                f"    {c.what} {escape(c.key)}: {escape(str(c.before))} -> {escape(str(c.after))}"
+            )
+        if not d.changes:
+            out.print("    no differences")
+    return 0
+
+
+def _side(ledger: Any, ref: str) -> str | bytes:
+    """An entry id (str) when ``ref`` names one, else a commit id (bytes)."""
+    from auditpipe.errors import EntryNotFound
+
+    try:
+        return str(ledger.resolve(ref))
+    except EntryNotFound:
+        pass
+    from auditpipe.errors import RepositoryError
+    from auditpipe.workspace import resolve_revision
+
+    repo = ledger.workspace.open()
+    try:
+        return resolve_revision(repo, ref).encode()
+    except RepositoryError as exc:
+        raise ConfigError(
+            f"{ref!r} is neither a ledger entry nor a git revision",
+            hint="give an entry id from `auditpipe log` or a commit/branch/tag",
+        ) from exc
+    finally:
+        repo.close()

@@ -161,7 +161,15 @@ class Executor:
                     hint="completed stages were recorded; run `auditpipe run` again to resume",
                 ) from None
         for name in pending:
-            results[name] = StageResult(name, "not_run", reasons=("stopped after a failure",))
+            blocked = sorted(
+                u for u in self.dag.upstream(name) if u in results and _blocks(results[u])
+            )
+            reason = (
+                f"upstream {', '.join(blocked)} did not succeed"
+                if blocked
+                else "stopped after a failure"
+            )
+            results[name] = StageResult(name, "not_run", reasons=(reason,))
             self.observer.stage_finished(results[name])
         return [results[name] for name in order if name in results]
 

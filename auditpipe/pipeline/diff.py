@@ -1,0 +1,130 @@
+"""Compare two stage runs, or the runs recorded at two git revisions.
+
+The result is data (``RunDiff``): params, metrics, data digests and table
+profiles (rows, columns, schema, content digest), outputs and code state that
+differ. The CLI renders it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditpipe.errors import EntryNotFound
+from auditpipe.ledger.entry import Entry
+from auditpipe.ledger.ledger import Ledger
+from auditpipe.manifest.predicates import Material, StageRun
+
+
+@dataclass(frozen=True)
+class Change:
+    what: str
+    key: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class RunDiff:
+    stage: str
+    before: str | None
+    after: str | None
+    changes: list[Change] = field(default_factory=list)
+
+
+def diff_runs(
+    a: StageRun | None, b: StageRun | None, a_id: str | None, b_id: str | None, stage: str
+) -> RunDiff:
+    """What differs between two runs of (normally) the same stage."""
+    changes: list[Change] = []
+    if a is None or b is None:
+        return RunDiff(stage, a_id, b_id, [Change("run", stage, a_id, b_id)])
+    changes += _mapping("param", _flat(a.params), _flat(b.params))
+    changes += _mapping("metric", _flat(a.metrics), _flat(b.metrics))
+    changes += _materials("input", a.materials, b.materials)
+    changes += _materials("output", a.products, b.products)
+    for key in ("commit", "dirty"):
+        before, after = getattr(a.code, key), getattr(b.code, key)
+        if before != after:
+            changes.append(Change("code", key, before, after))
+    changes += _mapping("code dep", dict(a.code.deps), dict(b.code.deps))
+    if a.command != b.command:
+        changes.append(Change("command", stage, a.command, b.command))
+    if a.status != b.status:
+        changes.append(Change("status", stage, a.status, b.status))
+    return RunDiff(stage, a_id, b_id, changes)
+
+
+def runs_at_revision(ledger: Ledger, commit: str) -> dict[str, Entry]:
+    """The pipeline as of ``commit``: per stage, the latest successful run whose
+    code commit is ``commit`` or one of its ancestors (up-to-date stages are not
+    re-run at every commit, so their last run still describes that revision)."""
+    history = _ancestry(ledger, commit)
+    found: dict[str, tuple[str, Entry]] = {}
+    for entry in ledger.entries():
+        run = entry.signed.stage_run()
+        if run is None or run.status != "succeeded" or run.code.commit not in history:
+            continue
+        if run.stage not in found or run.finished_at > found[run.stage][0]:
+            found[run.stage] = (run.finished_at, entry)
+    if not found:
+        raise EntryNotFound(
+            f"no successful stage runs were recorded at or before commit {commit[:12]}",
+            hint="compare two entry ids instead",
+        )
+    return {stage: entry for stage, (_t, entry) in found.items()}
+
+
+def _ancestry(ledger: Ledger, commit: str) -> set[str]:
+    repo = ledger.workspace.open()
+    try:
+        seen: set[str] = set()
+        stack = [commit.encode()]
+        while stack:
+            sha = stack.pop()
+            if sha.decode() in seen:
+                continue
+            seen.add(sha.decode())
+            stack.extend(repo[sha].parents)  # type: ignore[attr-defined]
+        return seen
+    finally:
+        repo.close()
+
+
+def _flat(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, inner in value.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(inner, Mapping):
+            out.update(_flat(inner, name))
+        else:
+            out[name] = inner
+    return out
+
+
+def _mapping(what: str, a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Change]:
+    return [
+        Change(what, k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
+    ]
+
+
+def _profile(m: Material) -> dict[str, Any]:
+    profile: dict[str, Any] = {"sha256": m.digest.sha256, "size": m.size}
+    if m.table:
+        for key in ("rows", "columns", "schemaDigest", "contentDigest"):
+            if key in m.table:
+                profile[key] = m.table[key]
+    return profile
+
+
+def _materials(what: str, a: list[Material], b: list[Material]) -> list[Change]:
+    before = {m.name: _profile(m) for m in a}
+    after = {m.name: _profile(m) for m in b}
+    changes = []
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name, {}), after.get(name, {})
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                changes.append(Change(what, f"{name} {key}", old.get(key), new.get(key)))
+    return changes
