@@ -225,6 +225,8 @@ def metrics(*, json: bool = False) -> int:
     json
         Print machine-readable output.
     """
+    from auditpipe.pipeline.diff import flatten
+
     workspace, spec, graph = _load()
     rows: dict[str, Any] = {}
     with _planner(workspace, spec) as (_ledger, planner):
@@ -237,20 +239,11 @@ def metrics(*, json: bool = False) -> int:
         return 0
     for name, row in rows.items():
         out.print(f"{escape(name)} (run {row['run'][:12]})")
-        for key, value in _flatten(row["metrics"]):
+        for key, value in flatten(row["metrics"]).items():
             out.print(f"    {escape(key)}: {value}")
     if not rows:
         err.print("no metrics recorded yet")
     return 0
-
-
-def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    if isinstance(value, dict):
-        items: list[tuple[str, Any]] = []
-        for k, v in value.items():
-            items.extend(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return items
-    return [(prefix, value)]
 
 
 @app.command

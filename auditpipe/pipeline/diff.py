@@ -40,8 +40,8 @@ def diff_runs(
     changes: list[Change] = []
     if a is None or b is None:
         return RunDiff(stage, a_id, b_id, [Change("run", stage, a_id, b_id)])
-    changes += _mapping("param", _flat(a.params), _flat(b.params))
-    changes += _mapping("metric", _flat(a.metrics), _flat(b.metrics))
+    changes += _mapping("param", flatten(a.params), flatten(b.params))
+    changes += _mapping("metric", flatten(a.metrics), flatten(b.metrics))
     changes += _materials("input", a.materials, b.materials)
     changes += _materials("output", a.products, b.products)
     for key in ("commit", "dirty"):
@@ -92,12 +92,13 @@ def _ancestry(ledger: Ledger, commit: str) -> set[str]:
         repo.close()
 
 
-def _flat(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(value: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (how params and metrics are compared)."""
     out: dict[str, Any] = {}
     for key, inner in value.items():
         name = f"{prefix}.{key}" if prefix else str(key)
         if isinstance(inner, Mapping):
-            out.update(_flat(inner, name))
+            out.update(flatten(inner, name))
         else:
             out[name] = inner
     return out

@@ -19,6 +19,7 @@ from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.canonical import canonical_bytes
 from auditpipe.manifest.predicates import StageRun
+from auditpipe.pipeline.diff import flatten
 from auditpipe.pipeline.spec import PipelineSpec, StageSpec, select_params
 
 
@@ -151,12 +152,11 @@ class Planner:
         for path in before:
             if path not in deps:
                 reasons.append(f"dependency {path} removed")
-        old_params = run.params
-        for key in sorted(set(params) | set(old_params)):
-            if params.get(key) != old_params.get(key):
-                reasons.append(
-                    f"param {key} changed: {_show(old_params.get(key))} -> {_show(params.get(key))}"
-                )
+        old_params, new_params = flatten(run.params), flatten(params)
+        for key in sorted(set(new_params) | set(old_params)):
+            if new_params.get(key) != old_params.get(key):
+                old, new = _show(old_params.get(key)), _show(new_params.get(key))
+                reasons.append(f"param {key} changed: {old} -> {new}")
         old_suites = {v.suite_path: v.suite_digest.sha256 for v in run.validations}
         for suite, digest in suites.items():
             if suite in old_suites and old_suites[suite] != digest:
