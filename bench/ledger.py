@@ -100,21 +100,43 @@ def main() -> None:
         verify_s = timed(lambda: verify_ledger(book.store, verifier))
     verify_cli = run([sys.executable, "-m", "auditpipe", "verify", "--ledger"], root)
     fsck = run(["git", "fsck", "--strict", "--no-dangling"], root)
-    log_cli = min(run([sys.executable, "-m", "auditpipe", "log", "-n", "20"], root) for _ in range(3))
+    log_cli = min(
+        run([sys.executable, "-m", "auditpipe", "log", "-n", "20"], root) for _ in range(3)
+    )
     git_log = min(run(["git", "log", "-n", "20", "auditpipe/ledger"], root) for _ in range(3))
 
     rows = [
         ("append latency, 10 entries", f"{latencies[10] * 1000:.1f} ms", "-", "baseline"),
-        ("append latency, 1,000 entries", f"{latencies[1000] * 1000:.1f} ms", "-",
-         f"{latencies[1000] / latencies[10]:.2f}x of 10"),
-        (f"append latency, {args.entries:,} entries", f"{latencies[args.entries] * 1000:.1f} ms",
-         "<= 2x of 10", f"{latencies[args.entries] / latencies[10]:.2f}x of 10"),
-        (f"verify --ledger ({total:,} entries, in-process)", f"{total / verify_s:,.0f} entries/s",
-         ">= 2,000/s", f"{total / verify_s / 2000:.2f}x target"),
-        ("verify --ledger (whole process)", f"{verify_cli:.2f} s ({total / verify_cli:,.0f}/s)",
-         ">= 2,000/s", f"git fsck --strict: {fsck:.2f} s ({verify_cli / fsck:.2f}x)"),
-        ("auditpipe log -n 20 (whole process)", f"{log_cli:.3f} s", "< 1 s",
-         f"git log -n 20: {git_log:.3f} s ({log_cli / git_log:.1f}x)"),
+        (
+            "append latency, 1,000 entries",
+            f"{latencies[1000] * 1000:.1f} ms",
+            "-",
+            f"{latencies[1000] / latencies[10]:.2f}x of 10",
+        ),
+        (
+            f"append latency, {args.entries:,} entries",
+            f"{latencies[args.entries] * 1000:.1f} ms",
+            "<= 2x of 10",
+            f"{latencies[args.entries] / latencies[10]:.2f}x of 10",
+        ),
+        (
+            f"verify --ledger ({total:,} entries, in-process)",
+            f"{total / verify_s:,.0f} entries/s",
+            ">= 2,000/s",
+            f"{total / verify_s / 2000:.2f}x target",
+        ),
+        (
+            "verify --ledger (whole process)",
+            f"{verify_cli:.2f} s ({total / verify_cli:,.0f}/s)",
+            ">= 2,000/s",
+            f"git fsck --strict: {fsck:.2f} s ({verify_cli / fsck:.2f}x)",
+        ),
+        (
+            "auditpipe log -n 20 (whole process)",
+            f"{log_cli:.3f} s",
+            "< 1 s",
+            f"git log -n 20: {git_log:.3f} s ({log_cli / git_log:.1f}x)",
+        ),
     ]
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("figure", "measured", "target", "ratio / baseline")
