@@ -27,5 +27,7 @@ step auditpipe status
 step auditpipe metrics
 step auditpipe log
 step auditpipe verify --ledger
+step auditpipe verify models/model.pkl
+step auditpipe gate --policy policies/default.yaml
 step git log --oneline auditpipe/ledger
 printf '\ndemo repository: %s/wine-quality\n' "$demo"

@@ -17,6 +17,7 @@ from auditpipe.cli import (  # noqa: F401  (registers commands)
     fingerprint_cmd,
     ledger_cmds,
     pipeline_cmds,
+    policy_cmds,
     setup_cmds,
 )
 from auditpipe.cli.app import app, err

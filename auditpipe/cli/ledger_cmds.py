@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json as jsonlib
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from cyclopts import Parameter
@@ -192,21 +191,8 @@ def show(entry_id: str, /, *, json: bool = False) -> int:
     return 0
 
 
-@app.command
-def verify(*, ledger: bool = False, json: bool = False) -> int:
-    """Verify the ledger: append-only history, ids, signatures, trust, index.
-
-    Parameters
-    ----------
-    ledger
-        Verify the whole ledger branch.
-    json
-        Print machine-readable output.
-    """
-    if not ledger:
-        raise ConfigError(
-            "nothing to verify", hint="use `auditpipe verify --ledger` to check the ledger branch"
-        )
+def verify_ledger_command(json: bool) -> int:
+    """``auditpipe verify --ledger``: the whole branch, every rule, every entry."""
     from auditpipe.ledger.verify import verify_ledger
     from auditpipe.signing.factory import verifier_for
 
@@ -233,12 +219,9 @@ def verify(*, ledger: bool = False, json: bool = False) -> int:
             problems=[p.describe() for p in report.problems],
         )
     signers = ", ".join(f"{k[:12]}×{v}" for k, v in sorted(report.signers.items())) or "none"
+    head = report.head[:12] if report.head else "-"
     out.print(
         f"ledger OK: {report.entries} entries in {report.commits} commits, "
-        f"head {report.head[:12] if report.head else '-'}, signers {signers}"
+        f"head {head}, signers {signers}"
     )
     return 0
-
-
-def _when(ts: int | None) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat() if ts else "-"

@@ -146,6 +146,14 @@ def init(*, passphrase_env: str | None = None) -> int:
     keyid_file = _trust_own_key(workspace, store)
     if keyid_file:
         done.append(f"trusted your key: {keyid_file}")
+    policy = workspace.root / "policies" / "default.yaml"
+    if not policy.exists() and not policy.is_symlink():
+        from importlib import resources
+
+        starter = resources.files("auditpipe.policy").joinpath("starters", "default.yaml")
+        policy.parent.mkdir(parents=True, exist_ok=True)
+        policy.write_text(starter.read_text(encoding="utf-8"), encoding="utf-8")
+        done.append("wrote policies/default.yaml")
     pipeline = workspace.root / "auditpipe.yaml"
     if not pipeline.exists():
         pipeline.write_text(STARTER_PIPELINE)

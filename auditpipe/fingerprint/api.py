@@ -151,8 +151,10 @@ def _describe_table(
     from auditpipe.fingerprint import content as content_mod
     from auditpipe.fingerprint import table
 
-    variant = f"{fmt}:{'content' if content else 'meta'}:{_TABLE_CACHE_VERSION}:"
-    variant += content_mod.ALGORITHM
+    variant = ":".join(
+        (fmt, "content" if content else "meta", _TABLE_CACHE_VERSION, content_mod.ALGORITHM)
+    )
+    variant += ":" + table.ENGINE
     if cache is not None and cache.enabled:
         hit = cache.get_table(sha256, variant)
         if hit is not None:

@@ -51,9 +51,10 @@ def is_data_entry(rel: str) -> bool:
 
 def dataset_files(entries: Sequence[Entry]) -> list[Entry] | None:
     """The Parquet files of a directory that is a Parquet dataset, else ``None``."""
-    data = [e for e in entries if is_data_entry(e.rel)]
-    if not data:
-        return None
-    if any(e.target is not None or file_format(e.rel) != PARQUET for e in data):
-        return None
-    return data
+    data = []
+    for entry in entries:
+        if is_data_entry(entry.rel):
+            if entry.target is not None or file_format(entry.rel) != PARQUET:
+                return None
+            data.append(entry)
+    return data or None

@@ -15,17 +15,15 @@ import errno
 import os
 import posixpath
 import stat as stat_mod
-from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Literal, NamedTuple, Protocol, runtime_checkable
 
 from auditpipe.errors import FingerprintError
 
 StatKind = Literal["file", "directory", "symlink", "fifo", "socket", "device", "other"]
 
 
-@dataclass(frozen=True, slots=True)
-class FileStat:
-    """``lstat`` of one path: never follows a symlink."""
+class FileStat(NamedTuple):
+    """``lstat`` of one path: never follows a symlink (a tuple: one is made per file)."""
 
     kind: StatKind
     size: int

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from auditpipe.errors import FingerprintError
 from auditpipe.fingerprint.fs import FileStat, FileSystem, LocalFileSystem, os_error
@@ -48,11 +49,12 @@ class HashJob:
     display: str
 
 
-@dataclass(frozen=True, slots=True)
-class HashResult:
+class HashResult(NamedTuple):
+    """A file's digest and size, and the version of it that was hashed."""
+
     sha256: str
     size: int
-    stat: FileStat  # the version of the file that was hashed
+    stat: FileStat
 
 
 class _Changed(Exception):
@@ -184,9 +186,10 @@ def hash_file(
         except _Changed:
             try:
                 current = fs.lstat(job.path)
+                moved = fs.realpath(job.path) != job.path  # a parent swapped for a link
             except OSError as exc:
                 raise os_error(exc, job.display) from exc
-            if current.kind != "file":
+            if current.kind != "file" or moved:
                 break
             job = HashJob(job.path, current, job.display)
             continue

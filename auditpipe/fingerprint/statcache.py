@@ -25,10 +25,9 @@ import logging
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from auditpipe.fingerprint.fs import FileStat
 
@@ -55,8 +54,7 @@ CREATE TABLE IF NOT EXISTS tables (
 """
 
 
-@dataclass(frozen=True, slots=True)
-class CachedFile:
+class CachedFile(NamedTuple):
     size: int
     mtime_ns: int
     inode: int

@@ -51,6 +51,8 @@ from auditpipe.fingerprint.model import (
 from auditpipe.fingerprint.tree import Entry
 
 BATCH_ROWS = 65_536
+# Part of the table cache key: descriptions are computed by this pyarrow.
+ENGINE = f"pyarrow-{pa.__version__}"
 CSV_BLOCK = 4 << 20
 _DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
 _PARQUET_UNITS = {"milliseconds": "ms", "microseconds": "us", "nanoseconds": "ns"}
@@ -255,6 +257,7 @@ def _parquet_dataset(
     rows_by_path: dict[str, int] = {}
     seen_rows: dict[str, int] = {}
     first_leaves: set[str] = set()
+    file_columns: set[str] = set()
     for entry in files:
         shown = f"{display.rstrip('/')}/{entry.rel}"
         try:
@@ -263,7 +266,9 @@ def _parquet_dataset(
             raise _invalid(formats.PARQUET, shown, exc) from exc
         seen: set[str] = set()
         _add_parquet_metadata(md, columns, seen)
-        first_leaves = first_leaves or seen
+        if not first_leaves:
+            first_leaves = seen
+            file_columns = set(md.schema.to_arrow_schema().names)
         for leaf in seen:
             seen_rows[leaf] = seen_rows.get(leaf, 0) + md.num_rows
         rows_by_path[entry.path] = md.num_rows
@@ -283,8 +288,7 @@ def _parquet_dataset(
     except (pa.ArrowException, OSError) as exc:
         raise _invalid(formats.PARQUET, display, exc) from exc
     fragments = sorted(dataset.get_fragments(), key=lambda f: f.path.encode())
-    top_names = {leaf.split(".", 1)[0] for leaf in first_leaves}
-    partition_names = tuple(f.name for f in dataset.schema if f.name not in top_names)
+    partition_names = tuple(f.name for f in dataset.schema if f.name not in file_columns)
     for name in partition_names:
         ext = columns.setdefault(name, _Extremes())
         for frag in fragments:

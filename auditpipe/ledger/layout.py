@@ -7,6 +7,7 @@
     index/stage/<stage>/<id[:2]>/<id>             stage name -> entry ids
     index/kind/<kind>/<id[:2]>/<id>               stage-run | promotion | checkpoint
     index/stage-key/<key[:2]>/<key>/<id>          a stage run's key -> runs (the planner's lookup)
+    index/material/<sha[:2]>/<sha>/<id>           input digest -> runs that consumed it
 
 The index is derived data: every path in it is rebuilt from the entries by
 ``index_paths`` and checked by ``verify``; anything found through it is read
@@ -57,6 +58,7 @@ def index_paths(
     stage: str | None,
     subjects: list[str],
     stage_key: str | None = None,
+    materials: list[str] | None = None,
 ) -> list[tuple[bytes, ...]]:
     """Every index path that points at this entry."""
     bucket = entry_id[:2].encode()
@@ -66,6 +68,9 @@ def index_paths(
         paths.append((INDEX, b"stage", encode_component(stage), bucket, leaf))
     if stage_key and ENTRY_ID.match(stage_key):
         paths.append((INDEX, b"stage-key", stage_key[:2].encode(), stage_key.encode(), leaf))
+    for digest in sorted(set(materials or [])):
+        if ENTRY_ID.match(digest):
+            paths.append((INDEX, b"material", digest[:2].encode(), digest.encode(), leaf))
     for digest in sorted(set(subjects)):
         if ENTRY_ID.match(digest):
             paths.append((INDEX, b"subject", digest[:2].encode(), digest.encode(), leaf))

@@ -66,7 +66,12 @@ class Ledger:
         subjects = [s.sha256 for s in signed.statement.subject]
         additions: dict[tuple[bytes, ...], bytes] = {}
         for path in layout.index_paths(
-            entry_id, signed.kind, signed.stage, subjects, signed.stage_key
+            entry_id,
+            signed.kind,
+            signed.stage,
+            subjects,
+            signed.stage_key,
+            signed.material_digests,
         ):
             additions[path] = EMPTY_BLOB.id
         blob = Blob.from_string(bundle_bytes)
@@ -198,6 +203,14 @@ class Ledger:
         if tree is None or not layout.ENTRY_ID.match(sha256):
             return []
         path = (layout.INDEX, b"subject", sha256[:2].encode(), sha256.encode())
+        return sorted(name.decode() for name, _m, _s in self.store.children(tree, path))
+
+    def ids_for_material(self, sha256: str) -> list[str]:
+        """Stage runs that consumed an input with this digest (via the index)."""
+        tree = self._head_tree()
+        if tree is None or not layout.ENTRY_ID.match(sha256):
+            return []
+        path = (layout.INDEX, b"material", sha256[:2].encode(), sha256.encode())
         return sorted(name.decode() for name, _m, _s in self.store.children(tree, path))
 
     def ids_for_stage(self, stage: str) -> list[str]:

@@ -229,7 +229,12 @@ def _check_entries(
             # an untrusted signature is reported once, as what it is.
             subjects = [s.sha256 for s in signed.statement.subject]
             for path in layout.index_paths(
-                entry_id, signed.kind, signed.stage, subjects, signed.stage_key
+                entry_id,
+                signed.kind,
+                signed.stage,
+                subjects,
+                signed.stage_key,
+                signed.material_digests,
             ):
                 expected_index[path[1:]] = EMPTY_BLOB_ID
         try:

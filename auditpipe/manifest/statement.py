@@ -164,6 +164,19 @@ class SignedStatement:
         return self.predicate if isinstance(self.predicate, Checkpoint) else None
 
     @property
+    def material_digests(self) -> list[str]:
+        """sha256 of every input a stage run consumed (for the consumer index)."""
+        materials = self.statement.predicate.get("materials")
+        if not isinstance(materials, list):
+            return []
+        found = []
+        for m in materials:
+            digest = m.get("digest", {}).get("sha256") if isinstance(m, dict) else None
+            if isinstance(digest, str):
+                found.append(digest)
+        return found
+
+    @property
     def stage_key(self) -> str | None:
         key = self.statement.predicate.get("stageKey")
         return key if isinstance(key, str) else None

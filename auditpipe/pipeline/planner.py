@@ -92,7 +92,7 @@ class Planner:
                 params=params,
                 suites=suites,
             )
-        key = stage_key(stage, deps, params, suites)
+        key = stage_key(stage, {p: fp.sha256 for p, fp in deps.items()}, params, suites)
 
         def verdict(up_to_date: bool, run: str | None, reasons: list[str]) -> Assessment:
             return Assessment(
@@ -166,14 +166,14 @@ class Planner:
 
 def stage_key(
     stage: StageSpec,
-    deps: Mapping[str, Fingerprint],
+    deps: Mapping[str, str],
     params: Mapping[str, Any],
     suites: Mapping[str, str],
 ) -> str:
     """sha256 of everything that, when it changes, makes a stage re-run."""
     body = {
         "definition": stage.definition(),
-        "deps": {path: fp.sha256 for path, fp in sorted(deps.items())},
+        "deps": dict(sorted(deps.items())),
         "params": dict(params),
         "suites": dict(suites),
     }

@@ -1,0 +1,65 @@
+"""Promotions: signed ``promotion/v1`` entries, and the registry read from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from auditpipe.ledger.ledger import Ledger
+from auditpipe.manifest.predicates import Digest, PipelineRef, Promotion
+from auditpipe.manifest.statement import Subject, build_statement
+from auditpipe.pipeline import facts
+from auditpipe.pipeline.recorder import sign_and_append
+from auditpipe.policy.engine import Decision
+from auditpipe.signing.factory import signer_for
+
+
+def record_promotion(
+    decision: Decision, stage: str, policy_path: Path, key: str | None, passphrase_env: str | None
+) -> str:
+    """Sign and append the promotion an ``allow`` decision permits."""
+    import hashlib
+
+    assert decision.allow
+    with Ledger.open() as ledger:
+        signer = signer_for(ledger.workspace, key, passphrase_env)
+        rel = ledger.workspace.relative(policy_path.resolve())
+        predicate = Promotion(
+            artifact=decision.artifact,
+            digest=Digest(sha256=decision.sha256),
+            stage=stage,
+            policy=PipelineRef(
+                path=rel, sha256=hashlib.sha256(policy_path.read_bytes()).hexdigest()
+            ),
+            decision="allow",
+            reasons=[f"{r.rule}: {r.detail}" for r in decision.ordered()],
+            runs=[],
+            promoted_at=facts.now_rfc3339(),
+            runner=facts.runner(),
+        )
+        subject = Subject(name=decision.artifact, digest={"sha256": decision.sha256})
+        return sign_and_append(ledger, signer, build_statement([subject], predicate))
+
+
+def promotions() -> list[dict[str, Any]]:
+    """Every promotion on the ledger, oldest first."""
+    rows = []
+    with Ledger.open() as ledger:
+        for entry_id in ledger.ids_for_kind("promotion"):
+            entry = ledger.get(entry_id)
+            promotion = entry.signed.promotion()
+            if promotion is None:
+                continue
+            rows.append(
+                {
+                    "id": entry.id,
+                    "artifact": promotion.artifact,
+                    "sha256": promotion.digest.sha256,
+                    "stage": promotion.stage,
+                    "policy": promotion.policy.path,
+                    "time": promotion.promoted_at,
+                    "by": f"{promotion.runner.user}@{promotion.runner.host}",
+                    "signer": entry.bundle.key_hint,
+                }
+            )
+    return sorted(rows, key=lambda r: r["time"])

@@ -1,0 +1,82 @@
+"""Render decisions and lineages for people: text, Markdown (pull requests), JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditpipe.policy.engine import Decision
+from auditpipe.provenance.lineage import Lineage
+
+
+def decision_json(decision: Decision) -> dict[str, Any]:
+    return {
+        "artifact": decision.artifact,
+        "sha256": decision.sha256,
+        "policy": decision.policy,
+        "decision": "allow" if decision.allow else "deny",
+        "rules": [
+            {"rule": r.rule, "passed": r.passed, "detail": r.detail} for r in decision.ordered()
+        ],
+    }
+
+
+def decision_text(decision: Decision) -> list[str]:
+    verdict = "ALLOW" if decision.allow else "DENY"
+    lines = [
+        f"{verdict} {decision.artifact} (sha256 {decision.sha256[:12]}) "
+        f"under policy {decision.policy}"
+    ]
+    for r in decision.ordered():
+        lines.append(f"  {'✓' if r.passed else '✗'} {r.rule}: {r.detail}")
+    return lines
+
+
+def decisions_markdown(decisions: list[Decision]) -> str:
+    allow = all(d.allow for d in decisions)
+    out = [f"## auditpipe gate: {'✅ allow' if allow else '❌ deny'}", ""]
+    for d in decisions:
+        out += [
+            f"### `{d.artifact}` — {'allow' if d.allow else '**deny**'}",
+            "",
+            f"sha256 `{d.sha256}` · policy `{d.policy}`",
+            "",
+            "| | rule | detail |",
+            "|---|---|---|",
+        ]
+        for r in d.ordered():
+            detail = r.detail.replace("|", "\\|")
+            out.append(f"| {'✅' if r.passed else '❌'} | {r.rule} | {detail} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def lineage_json(lineage: Lineage) -> dict[str, Any]:
+    return {
+        "artifact": lineage.artifact,
+        "sha256": lineage.sha256,
+        "ok": lineage.ok,
+        "root": lineage.root,
+        "problems": list(lineage.failures()),
+        "runs": [
+            {
+                "id": n.id,
+                "stage": n.stage,
+                "ok": n.ok,
+                "problems": n.all_problems(),
+                "inputs": n.inputs,
+                "sources": n.sources,
+                "signer": n.signer.describe() if n.signer else None,
+            }
+            for n in lineage.all_runs()
+        ],
+        "sources": [
+            {
+                "name": s.name,
+                "sha256": s.sha256,
+                "current": s.current,
+                "ok": s.ok,
+                "problems": s.problems,
+            }
+            for s in lineage.sources.values()
+        ],
+    }

@@ -1,0 +1,271 @@
+"""The lineage walk: artifact digest -> producing run -> its inputs -> ... -> source data.
+
+Every node gets a verdict with reasons: the entry's payload hashes to its id and
+its signature is valid and trusted, its gates passed, each material's digest is
+one its producing run really output, and source data on disk still has the
+digest it had when it was fingerprinted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from auditpipe.errors import Error
+from auditpipe.ledger.entry import Entry
+from auditpipe.ledger.ledger import Ledger
+from auditpipe.manifest.predicates import StageRun
+from auditpipe.signing.interface import SignerIdentity, Verifier
+
+
+@dataclass
+class RunNode:
+    """One signed stage run on the chain."""
+
+    id: str
+    stage: str
+    run: StageRun | None
+    signer: SignerIdentity | None = None
+    problems: list[str] = field(default_factory=list)
+    """Integrity problems: tampered or missing entries, broken digest links."""
+    signature_problem: str | None = None
+    gate_problems: list[str] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+    """Ids of the runs that produced this run's materials."""
+    sources: list[str] = field(default_factory=list)
+    """Names of the materials no run produced (source data)."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.signature_problem is None and not self.gate_problems
+
+    def all_problems(self) -> list[str]:
+        extra = [f"signature: {self.signature_problem}"] if self.signature_problem else []
+        return [*self.problems, *extra, *self.gate_problems]
+
+
+@dataclass
+class SourceNode:
+    """Input data that no recorded run produced."""
+
+    name: str
+    sha256: str
+    current: str | None
+    """The file's digest on disk now (None when absent)."""
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class Lineage:
+    """The provenance graph of one artifact, with verdicts."""
+
+    artifact: str
+    sha256: str
+    root: str | None
+    """The run that produced the artifact (None if no run did)."""
+    runs: dict[str, RunNode] = field(default_factory=dict)
+    sources: dict[str, SourceNode] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    """Problems about the artifact itself (e.g. no run produced it)."""
+    alternatives: list[str] = field(default_factory=list)
+    """Other runs that also produced this digest (the newest is ``root``)."""
+    consumers: list[str] = field(default_factory=list)
+    """Runs that took this exact artifact as input (e.g. its evaluation), newest per stage."""
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.problems
+            and all(n.ok for n in self.all_runs())
+            and all(s.ok for s in self.sources.values())
+        )
+
+    def failures(self) -> Iterator[str]:
+        """Every problem, prefixed with the node it belongs to."""
+        for problem in self.problems:
+            yield f"{self.artifact}: {problem}"
+        for node in self.all_runs():
+            for problem in node.all_problems():
+                yield f"run {node.id[:12]} ({node.stage}): {problem}"
+        for source in self.sources.values():
+            for problem in source.problems:
+                yield f"source {source.name}: {problem}"
+
+    def ordered_runs(self) -> list[RunNode]:
+        """Runs from the artifact's producer back to the sources (breadth first)."""
+        if self.root is None:
+            return []
+        seen, queue, ordered = {self.root}, [self.root], []
+        while queue:
+            node = self.runs[queue.pop(0)]
+            ordered.append(node)
+            for parent in node.inputs:
+                if parent not in seen and parent in self.runs:
+                    seen.add(parent)
+                    queue.append(parent)
+        return ordered
+
+    def all_runs(self) -> list[RunNode]:
+        """The producing chain, then the runs that consumed the artifact."""
+        chain = self.ordered_runs()
+        ids = {n.id for n in chain}
+        return chain + [self.runs[c] for c in self.consumers if c not in ids]
+
+
+def file_sha256(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+def walk(
+    ledger: Ledger,
+    verifier: Verifier,
+    artifact: str,
+    sha256: str,
+    *,
+    root: Path,
+    check_sources: bool = True,
+) -> Lineage:
+    """Build and judge the lineage of the artifact with this digest."""
+    lineage = Lineage(artifact=artifact, sha256=sha256, root=None)
+    producers = _producers(ledger, sha256)
+    if not producers:
+        lineage.problems.append(
+            f"no signed run on the ledger produced this file (sha256 {sha256[:12]}…): "
+            "it changed after its run, or was never recorded"
+        )
+        return lineage
+    lineage.root = producers[0].id
+    lineage.alternatives = [e.id for e in producers[1:]]
+    pending = [producers[0].id]
+    while pending:
+        entry_id = pending.pop()
+        if entry_id in lineage.runs:
+            continue
+        node = _judge(ledger, verifier, entry_id)
+        lineage.runs[entry_id] = node
+        if node.run is None:
+            continue
+        for material in node.run.materials:
+            if material.produced_by:
+                node.inputs.append(material.produced_by)
+                _check_link(
+                    ledger, node, material.name, material.digest.sha256, material.produced_by
+                )
+                pending.append(material.produced_by)
+            else:
+                node.sources.append(material.name)
+                lineage.sources.setdefault(
+                    material.name,
+                    _source(root, material.name, material.digest.sha256, check_sources),
+                )
+    for entry in _consumers(ledger, sha256):
+        if entry.id not in lineage.runs:
+            lineage.runs[entry.id] = _judge(ledger, verifier, entry.id)
+        lineage.consumers.append(entry.id)
+    return lineage
+
+
+def _consumers(ledger: Ledger, sha256: str) -> list[Entry]:
+    """The newest successful run of each stage that consumed this digest."""
+    newest: dict[str, tuple[str, Entry]] = {}
+    for entry_id in ledger.ids_for_material(sha256):
+        try:
+            entry = ledger.get(entry_id)
+            run = entry.signed.stage_run()
+        except Error:
+            continue
+        if run is None or run.status != "succeeded":
+            continue
+        if not any(m.digest.sha256 == sha256 for m in run.materials):
+            continue
+        if run.stage not in newest or run.finished_at > newest[run.stage][0]:
+            newest[run.stage] = (run.finished_at, entry)
+    return [entry for _t, entry in sorted(newest.values(), key=lambda p: p[0])]
+
+
+def _producers(ledger: Ledger, sha256: str) -> list[Entry]:
+    """Successful stage runs whose subjects include the digest, newest first."""
+    found = []
+    for entry_id in ledger.ids_for_subject(sha256):
+        try:
+            entry = ledger.get(entry_id)
+            run = entry.signed.stage_run()
+        except Error:
+            continue
+        if run is None or run.status != "succeeded":
+            continue
+        if any(s.sha256 == sha256 for s in entry.signed.statement.subject):
+            found.append((run.finished_at, entry))
+    return [entry for _t, entry in sorted(found, key=lambda p: p[0], reverse=True)]
+
+
+def _judge(ledger: Ledger, verifier: Verifier, entry_id: str) -> RunNode:
+    try:
+        entry = ledger.get(entry_id)
+        run = entry.signed.stage_run()
+    except Error as exc:
+        reason = "is not on the ledger" if "no ledger entry" in exc.message else exc.message
+        return RunNode(entry_id, "?", None, problems=[f"entry {reason}"])
+    if run is None:
+        return RunNode(entry_id, "?", None, problems=["entry is not a stage run"])
+    node = RunNode(entry_id, run.stage, run)
+    try:
+        node.signer = verifier.verify(entry.bundle)
+    except Error as exc:
+        node.signature_problem = exc.message
+    if run.status != "succeeded":
+        node.problems.append(f"run status is {run.status}")
+    for gate in run.validations:
+        if not gate.success:
+            failed = ", ".join(f.type for f in gate.failed_expectations) or "expectations"
+            node.gate_problems.append(f"gate {gate.suite} on {gate.data} failed ({failed})")
+    return node
+
+
+def _check_link(ledger: Ledger, node: RunNode, name: str, sha256: str, producer: str) -> None:
+    try:
+        entry = ledger.get(producer)
+    except Error:
+        node.problems.append(
+            f"material {name} names producing run {producer[:12]}, which is not on the ledger"
+        )
+        return
+    if not any(s.sha256 == sha256 for s in entry.signed.statement.subject):
+        node.problems.append(
+            f"material {name} ({sha256[:12]}) is not an output of run {producer[:12]}"
+        )
+
+
+def current_digest(root: Path, name: str) -> str | None:
+    """The digest of a file (sha256) or directory (Merkle) in the tree now."""
+    path = root / name
+    if path.is_dir():
+        from auditpipe.fingerprint import fingerprint
+
+        try:
+            return fingerprint(name, root=root).sha256
+        except Error:
+            return None
+    return file_sha256(path)
+
+
+def _source(root: Path, name: str, sha256: str, check: bool) -> SourceNode:
+    current = current_digest(root, name) if check else sha256
+    node = SourceNode(name, sha256, current)
+    if current is None:
+        node.problems.append("source data is missing from the working tree")
+    elif current != sha256:
+        node.problems.append(
+            f"source data changed since it was fingerprinted ({sha256[:12]} -> {current[:12]})"
+        )
+    return node
