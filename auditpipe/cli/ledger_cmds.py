@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json as jsonlib
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from cyclopts import Parameter
 from rich.markup import escape
 
 from auditpipe.cli.app import app, err, out, print_json
 from auditpipe.errors import ConfigError, VerificationFailed
-from auditpipe.ledger.entry import Entry
-from auditpipe.ledger.ledger import Ledger
+
+if TYPE_CHECKING:
+    from auditpipe.ledger.entry import Entry
 
 
 def _parse_assignment(text: str, option: str) -> tuple[str, Any]:
@@ -87,6 +88,8 @@ def record(
 
     params = _nest([_parse_assignment(p, "--param") for p in param or []])
     metrics = _nest([_parse_assignment(m, "--metric") for m in metric or []])
+    from auditpipe.ledger.ledger import Ledger
+
     with Ledger.open() as ledger:
         signer = signer_for(ledger.workspace, key, passphrase_env)
         facts = RunFacts(
@@ -139,6 +142,8 @@ def log(
         Print machine-readable output.
     """
     rows: list[dict[str, Any]] = []
+    from auditpipe.ledger.ledger import Ledger
+
     with Ledger.open() as ledger:
         wanted = set(ledger.ids_for_stage(stage)) if stage else None
         for entry in ledger.entries():
@@ -173,6 +178,8 @@ def show(entry_id: str, /, *, json: bool = False) -> int:
     json
         Print the statement and bundle as JSON.
     """
+    from auditpipe.ledger.ledger import Ledger
+
     with Ledger.open() as ledger:
         entry = ledger.get(ledger.resolve(entry_id))
         statement = jsonlib.loads(entry.bundle.payload)
@@ -193,6 +200,7 @@ def show(entry_id: str, /, *, json: bool = False) -> int:
 
 def verify_ledger_command(json: bool) -> int:
     """``auditpipe verify --ledger``: the whole branch, every rule, every entry."""
+    from auditpipe.ledger.ledger import Ledger
     from auditpipe.ledger.verify import verify_ledger
     from auditpipe.signing.factory import verifier_for
 

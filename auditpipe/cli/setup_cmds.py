@@ -5,14 +5,19 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from cyclopts import App, Parameter
 
 from auditpipe.cli.app import app, out, print_json
 from auditpipe.errors import ConfigError, SigningKeyError
-from auditpipe.signing.keys import DEFAULT_KEY_NAME, TRUSTED_KEYS_DIR, KeyStore, TrustedKeys
-from auditpipe.workspace import Workspace
+
+if TYPE_CHECKING:
+    from auditpipe.signing.keys import KeyStore
+    from auditpipe.workspace import Workspace
+
+DEFAULT_KEY_NAME = "default"  # auditpipe.signing.keys.DEFAULT_KEY_NAME, without the import
+TRUSTED_KEYS_DIR = Path("policies") / "keys"
 
 keys_app = App(name="keys", help="Create, list, trust and export signing keys.")
 app.command(keys_app)
@@ -51,6 +56,8 @@ def generate(
     json
         Print machine-readable output.
     """
+    from auditpipe.signing.keys import KeyStore
+
     info = KeyStore().generate(name, _passphrase(passphrase_env))
     if json:
         print_json({"name": info.name, "keyid": info.keyid, "path": str(info.private_path)})
@@ -70,6 +77,8 @@ def list_keys(*, json: bool = False) -> int:
     json
         Print machine-readable output.
     """
+    from auditpipe.signing.keys import KeyStore
+
     keys = KeyStore().list()
     if json:
         print_json([{"name": k.name, "keyid": k.keyid, "encrypted": k.encrypted} for k in keys])
@@ -90,6 +99,9 @@ def trust(pubkey: Path, /) -> int:
     pubkey
         A PEM public key file, e.g. from `auditpipe keys export`.
     """
+    from auditpipe.signing.keys import TrustedKeys
+    from auditpipe.workspace import Workspace
+
     workspace = Workspace.discover()
     keyid = TrustedKeys(workspace.root / TRUSTED_KEYS_DIR).trust(pubkey)
     out.print(f"trusted {keyid} -> {TRUSTED_KEYS_DIR / (keyid + '.pem')}")
@@ -111,7 +123,7 @@ def export(
     output
         Write to this file instead of standard output.
     """
-    from auditpipe.signing.keys import public_pem
+    from auditpipe.signing.keys import KeyStore, public_pem
 
     pem = public_pem(KeyStore().public_key(name))
     if output is not None:
@@ -133,6 +145,8 @@ def init(*, passphrase_env: str | None = None) -> int:
         Encrypt a newly created key with the passphrase in this environment variable.
     """
     from auditpipe.ledger.ledger import Ledger
+    from auditpipe.signing.keys import KeyStore
+    from auditpipe.workspace import Workspace
 
     workspace = Workspace.discover()
     done: list[str] = []
@@ -164,7 +178,7 @@ def init(*, passphrase_env: str | None = None) -> int:
 
 
 def _trust_own_key(workspace: Workspace, store: KeyStore) -> str | None:
-    from auditpipe.signing.keys import keyid_of
+    from auditpipe.signing.keys import TrustedKeys, keyid_of
 
     trusted = TrustedKeys(workspace.root / TRUSTED_KEYS_DIR)
     keyid = keyid_of(store.public_key(DEFAULT_KEY_NAME))
