@@ -58,7 +58,9 @@ def record_stage(
     rel_outs = [workspace.relative(Path(workspace.root, o)) for o in outs]
     with Ledger(workspace) as ledger, StatCache(StatCache.default_path(workspace.git_dir)) as cache:
         signer = signer_for(workspace, key)  # fail before the work, not after it
-        dep_fps = fingerprint_many(rel_deps, root=workspace.root, cache=cache)
+        dep_fps = fingerprint_many(
+            [str(workspace.root / d) for d in rel_deps], root=workspace.root, cache=cache
+        )
         recording = StageRecording(stage)
         started = facts.now_rfc3339()
         succeeded = False
@@ -67,7 +69,9 @@ def record_stage(
             succeeded = True
         finally:
             present = [o for o in rel_outs if (workspace.root / o).exists()]
-            out_fps = fingerprint_many(present, root=workspace.root, cache=cache)
+            out_fps = fingerprint_many(
+                [str(workspace.root / o) for o in present], root=workspace.root, cache=cache
+            )
             statement = stage_run_statement(
                 ledger,
                 stage=stage,

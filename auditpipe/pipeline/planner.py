@@ -59,7 +59,10 @@ class Planner:
         """Fingerprints of the paths that exist (missing ones are simply absent)."""
         root = self.spec.root
         present = [p for p in paths if (root / p).exists() or (root / p).is_symlink()]
-        found = fingerprint_many(present, root=root, cache=self.cache, content=content)
+        # Absolute paths: the current directory may be anywhere inside the repository.
+        found = fingerprint_many(
+            [str(root / p) for p in present], root=root, cache=self.cache, content=content
+        )
         return {p: fp for p, fp in zip(present, found, strict=True)}
 
     def params_for(self, stage: StageSpec) -> dict[str, Any]:

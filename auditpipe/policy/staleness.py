@@ -78,7 +78,7 @@ def _by_stage_key(run: StageRun, tree: TreeState, recorded: dict[str, Any]) -> l
         else:
             to_hash.append(dep)
     present = [d for d in to_hash if (tree.root / d).exists()]
-    for fp in fingerprint_many(present, root=tree.root):
+    for fp in fingerprint_many([str(tree.root / p) for p in present], root=tree.root):
         deps[fp.path] = fp.sha256
     for dep in to_hash:
         material = recorded.get(dep)

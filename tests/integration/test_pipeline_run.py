@@ -213,3 +213,14 @@ def test_readme_demo_runs_the_example_end_to_end(tmp_path: Path) -> None:
     assert "4 ran" in combined
     assert "every stage is up to date" in combined
     assert "ledger OK: 4 entries" in combined
+
+
+def test_status_and_run_work_from_a_subdirectory(
+    pipeline: Project, cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli("run").code == 0
+    monkeypatch.chdir(pipeline.root / "in")
+    status = cli("status", "--json")
+    assert status.code == 0, status.err
+    assert all(row["upToDate"] for row in json.loads(status.out))
+    assert ran(cli("run")) == []
