@@ -18,6 +18,7 @@ from auditpipe.cli import (  # noqa: F401  (registers commands)
     ledger_cmds,
     pipeline_cmds,
     policy_cmds,
+    report_cmds,
     setup_cmds,
 )
 from auditpipe.cli.app import app, err

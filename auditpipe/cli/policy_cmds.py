@@ -15,17 +15,9 @@ from auditpipe.errors import ConfigError, VerificationFailed
 
 def _artifact(workspace: Any, path: str) -> tuple[str, str]:
     """(repo-relative path, sha256 now) of an artifact in the working tree."""
-    from auditpipe.provenance.lineage import current_digest
+    from auditpipe.policy.judge import artifact_digest
 
-    rel = workspace.relative(Path(os.path.abspath(path)))
-    digest = current_digest(workspace.root, rel)
-    if digest is None:
-        raise ConfigError(
-            f"artifact not found: {rel}",
-            path=rel,
-            hint="give the path of a file in the working tree",
-        )
-    return rel, digest
+    return artifact_digest(workspace, path)
 
 
 @app.command
@@ -118,66 +110,12 @@ def _tree(lineage: Any) -> Tree:
 
 def _decide(policy_path: Path, artifacts: list[str] | None, base: str | None) -> list[Any]:
     from auditpipe.ledger.ledger import Ledger
-    from auditpipe.policy.engine import decide
+    from auditpipe.policy.judge import judge
     from auditpipe.policy.load import load_policy
-    from auditpipe.policy.staleness import TreeState
-    from auditpipe.policy.trust import policy_verifier
-    from auditpipe.provenance.lineage import walk
 
     loaded = load_policy(policy_path)
-    decisions = []
     with Ledger.open() as book:
-        workspace = book.workspace
-        paths = artifacts or _governed(workspace.root, loaded.policy.artifacts)
-        if not paths:
-            raise ConfigError(
-                "no artifacts to judge",
-                path=str(policy_path),
-                hint="name them on the command line or list globs under `artifacts:`",
-            )
-        verifier = policy_verifier(workspace, loaded.policy)
-        tree = TreeState(workspace.root)
-        for path in paths:
-            rel, digest = _artifact(workspace, path)
-            lineage = walk(book, verifier, rel, digest, root=workspace.root)
-            baseline = None
-            if base:
-                base_digest = _digest_at(workspace, base, rel)
-                if base_digest:
-                    baseline = walk(
-                        book, verifier, rel, base_digest, root=workspace.root, check_sources=False
-                    )
-            decisions.append(decide(loaded, lineage, tree, baseline=baseline, base_ref=base))
-    return decisions
-
-
-def _governed(root: Path, globs: list[str]) -> list[str]:
-    found: set[str] = set()
-    for pattern in globs:
-        found.update(p.relative_to(root).as_posix() for p in root.glob(pattern) if p.is_file())
-    return sorted(found)
-
-
-def _digest_at(workspace: Any, ref: str, rel: str) -> str | None:
-    """sha256 of the artifact's bytes at a git revision (None if absent there)."""
-    import hashlib
-
-    from dulwich.object_store import tree_lookup_path
-    from dulwich.objects import Blob
-
-    from auditpipe.workspace import resolve_revision
-
-    repo = workspace.open()
-    try:
-        commit = repo[resolve_revision(repo, ref).encode()]
-        try:
-            _mode, sha = tree_lookup_path(repo.object_store.__getitem__, commit.tree, rel.encode())
-        except KeyError:
-            return None
-        blob = repo[sha]
-        return hashlib.sha256(blob.as_raw_string()).hexdigest() if isinstance(blob, Blob) else None
-    finally:
-        repo.close()
+        return [decision for _lineage, decision in judge(book, loaded, artifacts, base)]
 
 
 @app.command
