@@ -6,16 +6,24 @@ The hierarchy (exit code in brackets)::
     ├── ConfigError               [2] unreadable / invalid config or spec file
     ├── RepositoryError           [2] not a git repository, bare repository, ...
     ├── SigningKeyError           [2] missing, unreadable or locked signing key
+    ├── SigningError              [2] keyless signing: no credential, expired token, service down
     ├── ManifestError             [2] a statement or bundle that cannot be built or parsed
     ├── FingerprintError          [2] a path that cannot be fingerprinted
     ├── LedgerError               [2] the ledger cannot be read or written
     │   └── EntryNotFound         [2] unknown or ambiguous entry id
+    ├── GateError                 [2] a validation gate cannot run
+    │   ├── SuiteError            [2] suite missing, malformed, unknown expectation type
+    │   └── GateDataError         [2] the data a gate checks is missing, unreadable or corrupt
     └── CheckFailed               [1] a check said no
         └── VerificationFailed    [1] the ledger or a signature did not verify
 
-Third-party exceptions (dulwich, cryptography, pyarrow, pydantic) are caught at
-the module that talks to the library and re-raised as one of these, so callers
-and the CLI only ever see ``auditpipe.errors.Error``.
+A gate that runs and finds failed expectations is not an error: it is a
+recorded result (``Validation.success`` false, exit 1 from the CLI).
+
+Third-party exceptions (dulwich, cryptography, pyarrow, pydantic,
+great_expectations, sigstore, requests) are caught at the module that talks to
+the library and re-raised as one of these, so callers and the CLI only ever see
+``auditpipe.errors.Error``.
 """
 
 from __future__ import annotations
@@ -74,6 +82,12 @@ class SigningKeyError(Error):
     """A signing key is missing, unreadable, corrupt or locked."""
 
 
+class SigningError(Error):
+    """Keyless (sigstore) signing cannot proceed: no OIDC credential, an expired
+    or unusable identity token, or a Fulcio / Rekor / TUF service that cannot be
+    reached or refuses the request."""
+
+
 class ManifestError(Error):
     """A statement, envelope or bundle cannot be built or parsed."""
 
@@ -98,6 +112,18 @@ class EntryNotFound(LedgerError):
         if self.candidates:
             text += "\ncandidates:\n" + "\n".join(f"  {c}" for c in self.candidates)
         return text
+
+
+class GateError(Error):
+    """A validation gate cannot run (as opposed to running and failing)."""
+
+
+class SuiteError(GateError):
+    """A Great Expectations suite file is missing, malformed or names an unknown expectation."""
+
+
+class GateDataError(GateError):
+    """The data file a gate checks is missing, unreadable, corrupt or of an unknown format."""
 
 
 class CheckFailed(Error):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json as jsonlib
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from cyclopts import Parameter
 from rich.markup import escape
@@ -57,6 +57,8 @@ def record(
     exit_code: int = 0,
     key: str | None = None,
     passphrase_env: str | None = None,
+    signer: Literal["local", "sigstore", "auto"] | None = None,
+    identity_token: str | None = None,
 ) -> int:
     """Sign and append one stage-run manifest built from facts given here.
 
@@ -82,6 +84,12 @@ def record(
         Name of the signing key (default: $AUDITPIPE_KEY or "default").
     passphrase_env
         Environment variable holding the key's passphrase (default: AUDITPIPE_PASSPHRASE).
+    signer
+        local (your key), sigstore (keyless, for CI) or auto (sigstore when an OIDC
+        credential is available); default: `signer:` in auditpipe.yaml, else local.
+    identity_token
+        OIDC identity token for keyless signing (default: $AUDITPIPE_IDENTITY_TOKEN,
+        else the CI's ambient credential).
     """
     from auditpipe.pipeline.recorder import RunFacts, build, sign_and_append
     from auditpipe.signing.factory import signer_for
@@ -91,7 +99,7 @@ def record(
     from auditpipe.ledger.ledger import Ledger
 
     with Ledger.open() as ledger:
-        signer = signer_for(ledger.workspace, key, passphrase_env)
+        signing = signer_for(ledger.workspace, key, passphrase_env, signer, identity_token)
         facts = RunFacts(
             stage=stage,
             command=cmd,
@@ -102,7 +110,7 @@ def record(
             exit_code=exit_code,
         )
         statement = build(ledger, facts)
-        entry_id = sign_and_append(ledger, signer, statement)
+        entry_id = sign_and_append(ledger, signing, statement)
     out.print(entry_id)
     return 0
 
@@ -111,6 +119,9 @@ def _summary(entry: Entry) -> dict[str, Any]:
     signed = entry.signed
     predicate = signed.statement.predicate
     when = predicate.get("finishedAt") or predicate.get("promotedAt") or predicate.get("createdAt")
+    from auditpipe.signing.identities import claimed_signer
+
+    who = claimed_signer(entry.bundle)  # as the bundle claims; `verify` checks it
     return {
         "id": entry.id,
         "kind": signed.kind,
@@ -118,7 +129,8 @@ def _summary(entry: Entry) -> dict[str, Any]:
         "status": predicate.get("status"),
         "time": when,
         "commit": entry.commit,
-        "signer": entry.bundle.key_hint,
+        "signer": who.keyid or who.identity,
+        "signerKind": who.kind,
         "subjects": [{"name": s.name, "sha256": s.sha256} for s in signed.statement.subject],
     }
 
@@ -160,7 +172,12 @@ def log(
         status = row["status"] or "-"
         out.print(
             f"{row['id'][:12]}  {row['time'] or '-':<27}  {row['kind']:<10}  "
-            f"{escape(label):<16}  {status:<11}  key {str(row['signer'])[:12]}"
+            f"{escape(label):<16}  {status:<11}  "
+            + (
+                f"key {str(row['signer'])[:12]}"
+                if row["signerKind"] == "key"
+                else f"sigstore {escape(str(row['signer']))}"
+            )
         )
     if not rows:
         err.print("no entries")
@@ -192,7 +209,9 @@ def show(entry_id: str, /, *, json: bool = False) -> int:
 
         out.print(f"entry     {entry.id}")
         out.print(f"kind      {entry.kind}")
-        out.print(f"signer    key {entry.bundle.key_hint}")
+        from auditpipe.signing.identities import claimed_signer
+
+        out.print(f"signer    {escape(claimed_signer(entry.bundle).describe())}")
         out.print(f"stored at auditpipe/ledger:{entry_path_str(entry.id)}")
         out.print(escape(jsonlib.dumps(statement, indent=2, sort_keys=True)))
     return 0
@@ -226,7 +245,10 @@ def verify_ledger_command(json: bool) -> int:
             f"ledger verification failed: {len(report.problems)} problem(s)",
             problems=[p.describe() for p in report.problems],
         )
-    signers = ", ".join(f"{k[:12]}×{v}" for k, v in sorted(report.signers.items())) or "none"
+    signers = (
+        ", ".join(f"{k[:12] if len(k) == 64 else k}×{v}" for k, v in sorted(report.signers.items()))
+        or "none"
+    )
     head = report.head[:12] if report.head else "-"
     out.print(
         f"ledger OK: {report.entries} entries in {report.commits} commits, "

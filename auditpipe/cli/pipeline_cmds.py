@@ -98,6 +98,8 @@ def run(
     keep_going: bool = False,
     key: str | None = None,
     passphrase_env: str | None = None,
+    signer: Literal["local", "sigstore", "auto"] | None = None,
+    identity_token: str | None = None,
 ) -> int:
     """Run the stages that are not up to date; sign every run into the ledger.
 
@@ -117,6 +119,12 @@ def run(
         Name of the signing key.
     passphrase_env
         Environment variable holding the key's passphrase.
+    signer
+        local (your key), sigstore (keyless, for CI) or auto (sigstore when an OIDC
+        credential is available); default: `signer:` in auditpipe.yaml, else local.
+    identity_token
+        OIDC identity token for keyless signing (default: $AUDITPIPE_IDENTITY_TOKEN,
+        else the CI's ambient credential).
     """
     from auditpipe.pipeline.executor import Executor
     from auditpipe.pipeline.recording import PipelineRecorder
@@ -125,12 +133,16 @@ def run(
     workspace, spec, dag = _load()
     order = _order(dag, stages)
     with _planner(workspace, spec) as (ledger, planner):
-        signer = None if dry_run else signer_for(workspace, key, passphrase_env)
+        signing = (
+            None
+            if dry_run
+            else signer_for(workspace, key, passphrase_env, signer or spec.signer, identity_token)
+        )
         recorder = PipelineRecorder(
             spec,
             ledger,
             planner,
-            signer,  # type: ignore[arg-type]
+            signing,  # type: ignore[arg-type]
             state_dir=workspace.state_dir,
         )
         executor = Executor(

@@ -55,7 +55,7 @@ STAGE_FIELDS = (
     *("cmd", "deps", "outs", "metrics", "params", "validate", "wdir", "env", "content", "desc"),
 )
 TEMPLATE_FIELDS = ("foreach", "matrix", "do")
-SIGNERS = ("local", "sigstore")
+SIGNERS = ("local", "sigstore", "auto")
 MAX_EXPANSIONS = 10_000
 NAME = re.compile(r"[A-Za-z0-9_.-]+")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -12,6 +12,7 @@ from auditpipe.pipeline import facts
 from auditpipe.pipeline.recorder import sign_and_append
 from auditpipe.policy.engine import Decision
 from auditpipe.signing.factory import signer_for
+from auditpipe.signing.identities import claimed_signer
 
 
 def record_promotion(
@@ -59,7 +60,7 @@ def promotions() -> list[dict[str, Any]]:
                     "policy": promotion.policy.path,
                     "time": promotion.promoted_at,
                     "by": f"{promotion.runner.user}@{promotion.runner.host}",
-                    "signer": entry.bundle.key_hint,
+                    "signer": claimed_signer(entry.bundle).describe(),
                 }
             )
     return sorted(rows, key=lambda r: r["time"])

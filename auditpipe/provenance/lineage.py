@@ -172,7 +172,34 @@ def walk(
         if entry.id not in lineage.runs:
             lineage.runs[entry.id] = _judge(ledger, verifier, entry.id)
         lineage.consumers.append(entry.id)
+    _later_gate_failures(ledger, lineage)
     return lineage
+
+
+def _later_gate_failures(ledger: Ledger, lineage: Lineage) -> None:
+    """A gate that failed on a newer run of a stage on the chain blocks the artifact:
+    the data that stage would now feed downstream did not pass its checks."""
+    for node in lineage.runs.values():
+        if node.run is None:
+            continue
+        for entry_id in ledger.ids_for_stage(node.stage):
+            if entry_id == node.id:
+                continue
+            try:
+                later = ledger.get(entry_id).signed.stage_run()
+            except Error:
+                continue
+            if (
+                later is None
+                or later.status != "gate_failed"
+                or later.finished_at <= node.run.finished_at
+            ):
+                continue
+            failed = ", ".join(g.suite for g in later.validations if not g.success) or "a gate"
+            node.gate_problems.append(
+                f"a later run of {node.stage} ({entry_id[:12]}, {later.finished_at}) "
+                f"failed {failed}"
+            )
 
 
 def _consumers(ledger: Ledger, sha256: str) -> list[Entry]:
