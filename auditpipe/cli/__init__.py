@@ -20,6 +20,7 @@ from auditpipe.cli import (  # noqa: F401  (registers commands)
     policy_cmds,
     report_cmds,
     setup_cmds,
+    sync_cmds,
 )
 from auditpipe.cli.app import app, err
 from auditpipe.errors import Error

@@ -100,6 +100,8 @@ def run(
     passphrase_env: str | None = None,
     signer: Literal["local", "sigstore", "auto"] | None = None,
     identity_token: str | None = None,
+    push: bool = False,
+    remote: str = "origin",
 ) -> int:
     """Run the stages that are not up to date; sign every run into the ledger.
 
@@ -125,6 +127,10 @@ def run(
     identity_token
         OIDC identity token for keyless signing (default: $AUDITPIPE_IDENTITY_TOKEN,
         else the CI's ambient credential).
+    push
+        Afterwards, push the ledger to the remote (failed runs are evidence too).
+    remote
+        The git remote --push sends to.
     """
     from auditpipe.pipeline.executor import Executor
     from auditpipe.pipeline.recording import PipelineRecorder
@@ -165,6 +171,11 @@ def run(
     _summary(results)
     if all(r.outcome == "skipped" for r in results):
         err.print("every stage is up to date")
+    if push and not dry_run:
+        from auditpipe.ledger.sync import push as push_ledger
+
+        sent = push_ledger(workspace, remote)
+        err.print(f"pushed the ledger to {remote}: head {(sent.head or '-')[:12]}")
     bad = [r for r in results if r.outcome in ("failed", "gate_failed", "not_run")]
     return 1 if bad else 0
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from cyclopts import App, Parameter
 
-from auditpipe.cli.app import app, out, print_json
+from auditpipe.cli.app import app, err, out, print_json
 from auditpipe.errors import ConfigError, SigningKeyError
 
 if TYPE_CHECKING:
@@ -150,6 +150,17 @@ def init(*, passphrase_env: str | None = None) -> int:
 
     workspace = Workspace.discover()
     done: list[str] = []
+    from auditpipe.errors import LedgerError
+    from auditpipe.ledger.sync import fetch_existing_ledger
+
+    try:
+        if fetch_existing_ledger(workspace):
+            done.append("fetched ledger branch auditpipe/ledger from origin (verified)")
+    except LedgerError as exc:  # offline or unreachable: start empty; a later pull merges
+        err.print(
+            f"warning: could not fetch origin's ledger: {exc.message}; "
+            "run `auditpipe ledger pull` later"
+        )
     with Ledger(workspace) as ledger:
         if ledger.ensure_branch():
             done.append("created ledger branch auditpipe/ledger")

@@ -238,6 +238,10 @@ def _remove_stale(lockfilename: str | bytes) -> None:
 
 
 def _identity(repo: Repo) -> bytes:
+    env_name = os.environ.get("GIT_COMMITTER_NAME")
+    env_email = os.environ.get("GIT_COMMITTER_EMAIL")
+    if env_name and env_email:
+        return f"{env_name} <{env_email}>".encode()
     try:
         config = repo.get_config_stack()
         name = config.get((b"user",), b"name")

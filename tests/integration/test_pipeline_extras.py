@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -81,7 +82,7 @@ def test_sigterm_stops_children_and_records_nothing_half_done(
         {
             "auditpipe.yaml": "stages:\n"
             "  quick:\n    cmd: echo hi > quick.txt\n    outs: [quick.txt]\n"
-            "  slow:\n    cmd: echo started > started.txt && sleep 30 && echo x > slow.txt\n"
+            "  slow:\n    cmd: echo started > started.txt && sleep 31.7 && echo x > slow.txt\n"
             "    deps: [quick.txt]\n    outs: [slow.txt]\n",
         }
     )
@@ -108,5 +109,38 @@ def test_sigterm_stops_children_and_records_nothing_half_done(
     assert stages == ["quick"]  # the interrupted stage left no entry
     assert cli("verify", "--ledger").code == 0
     # the sleep's process group is gone
-    ps = subprocess.run(["pgrep", "-f", "sleep 30"], capture_output=True, text=True)
+    ps = subprocess.run(["pgrep", "-f", "sleep 31.7"], capture_output=True, text=True)
     assert ps.stdout.strip() == ""
+
+
+def test_run_push_sends_the_ledger_and_init_in_a_new_clone_fetches_it(
+    project: Project,
+    cli: Callable[..., Result],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    project.git("remote", "add", "origin", str(remote))
+    project.gen({"auditpipe.yaml": "stages:\n  a:\n    cmd: echo a > a.txt\n    outs: [a.txt]\n"})
+    project.commit("pipeline")
+    project.git("push", "-q", "origin", "main")
+    result = cli("run", "--push")
+    assert result.code == 0, result.err
+    local_head = project.git("rev-parse", "auditpipe/ledger").strip()
+    remote_head = subprocess.run(
+        ["git", "--git-dir", str(remote), "rev-parse", "auditpipe/ledger"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert remote_head == local_head
+
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "-b", "main", str(remote), str(clone)], check=True)
+    monkeypatch.chdir(clone)
+    init = cli("init")
+    assert init.code == 0, init.err
+    assert "fetched ledger branch auditpipe/ledger from origin" in init.out
+    runs = json.loads(cli("log", "--json").out)
+    assert [r["stage"] for r in runs] == ["a"]

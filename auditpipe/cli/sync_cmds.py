@@ -1,0 +1,100 @@
+"""``auditpipe ledger push`` and ``pull``: share the ledger through any git remote."""
+
+from __future__ import annotations
+
+from cyclopts import App
+
+from auditpipe.cli.app import app, err, out, print_json
+from auditpipe.ledger import sync
+from auditpipe.workspace import Workspace
+
+ledger_app = App(name="ledger", help="Share the ledger branch through any git remote.")
+app.command(ledger_app)
+
+
+def _short(sha: str | None) -> str:
+    return sha[:12] if sha else "-"
+
+
+def _entries(count: int | None) -> str:
+    return f"{count} entr{'y' if count == 1 else 'ies'}"
+
+
+def _as_json(result: sync.SyncResult) -> dict[str, object]:
+    return {
+        "remote": result.remote,
+        "url": result.url,
+        "before": result.before,
+        "head": result.head,
+        "remote_head": result.remote_head,
+        "received": result.received,
+        "replayed": result.replayed,
+        "sent": result.sent,
+        "attempts": result.attempts,
+        "entries": result.entries,
+    }
+
+
+def _progress(done: int, total: int) -> None:
+    if err.is_terminal:
+        err.print(f"verifying {done}/{total} entries", end="\n" if done == total else "\r")
+
+
+@ledger_app.command
+def pull(remote: str = "origin", /, *, json: bool = False) -> int:
+    """Fetch the remote's ledger and merge it into yours, verified.
+
+    Entries only you have are replayed on top of the remote's; nothing is ever
+    dropped. Refuses (exit 1) when the remote lost or changed an entry this
+    clone has seen there.
+
+    Parameters
+    ----------
+    remote
+        A remote name (default: origin) or a git URL.
+    json
+        Print machine-readable output.
+    """
+    result = sync.pull(Workspace.discover(), remote, progress=None if json else _progress)
+    if json:
+        print_json(_as_json(result))
+    elif result.remote_head is None:
+        out.print(f"{remote} has no ledger yet; publish yours with `auditpipe ledger push`")
+    elif not result.changed and result.head != result.remote_head:
+        out.print(f"you hold every entry {remote} has, and more: `auditpipe ledger push` them")
+    elif not result.changed:
+        out.print(f"ledger up to date with {remote} (head {_short(result.head)})")
+    else:
+        out.print(
+            f"pulled {result.received} new from {remote}, replayed {result.replayed} local on "
+            f"top; ledger OK: {_entries(result.entries)}, head {_short(result.head)}"
+        )
+    return 0
+
+
+@ledger_app.command
+def push(remote: str = "origin", /, *, json: bool = False) -> int:
+    """Publish your ledger to a remote, merging in what others appended first.
+
+    Never forces: when someone else appended in between, your entries are
+    replayed on top of theirs and the push is retried.
+
+    Parameters
+    ----------
+    remote
+        A remote name (default: origin) or a git URL.
+    json
+        Print machine-readable output.
+    """
+    result = sync.push(Workspace.discover(), remote, progress=None if json else _progress)
+    if json:
+        print_json(_as_json(result))
+    elif result.sent == 0:
+        out.print(f"{remote} already has every entry (head {_short(result.head)})")
+    else:
+        tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
+        merged = f", {_entries(result.received)} merged in first" if result.received else ""
+        out.print(
+            f"pushed {_entries(result.sent)} to {remote}{tries}{merged}; head {_short(result.head)}"
+        )
+    return 0
