@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from auditpipe.cli import (  # noqa: F401  (registers commands)
     fingerprint_cmd,
+    gate_cmds,
     ledger_cmds,
     pipeline_cmds,
     policy_cmds,

@@ -213,6 +213,14 @@ def show(entry_id: str, /, *, json: bool = False) -> int:
 
         out.print(f"signer    {escape(claimed_signer(entry.bundle).describe())}")
         out.print(f"stored at auditpipe/ledger:{entry_path_str(entry.id)}")
+        from auditpipe.gates import describe_failure
+
+        run = entry.signed.stage_run()
+        for v in run.validations if run else []:
+            verdict = "passed" if v.success else "FAILED"
+            out.print(f"gate      {verdict}  {escape(v.data)} vs {escape(v.suite_path)}")
+            for failure in v.failed_expectations:
+                out.print(f"            - {escape(describe_failure(failure))}")
         out.print(escape(jsonlib.dumps(statement, indent=2, sort_keys=True)))
     return 0
 

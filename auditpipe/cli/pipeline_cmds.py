@@ -70,10 +70,11 @@ def _summary(results: list[StageResult]) -> None:
     for column in ("stage", "result", "duration", "entry / reason"):
         table.add_column(column)
     for r in results:
-        detail = (
-            r.entry[:12] if r.outcome in ("ran", "skipped") and r.entry else "; ".join(r.reasons)
-        )
-        duration = f"{r.duration:.2f}s" if r.outcome in ("ran", "failed") else "-"
+        recorded = r.outcome in ("ran", "skipped", "failed", "gate_failed") and r.entry
+        detail = r.entry[:12] if recorded and r.entry else ""
+        if r.outcome not in ("ran", "skipped") and r.reasons:
+            detail = f"{detail} {'; '.join(r.reasons)}".strip()
+        duration = f"{r.duration:.2f}s" if r.outcome in ("ran", "failed", "gate_failed") else "-"
         table.add_row(escape(r.stage), r.outcome.replace("_", " "), duration, escape(detail))
     err.print(table)
     counts = {

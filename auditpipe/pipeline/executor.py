@@ -3,9 +3,13 @@
 Each selected stage is assessed when its upstream stages have finished (so a
 re-run upstream that produces identical outputs does not force a re-run
 downstream); stale stages run their command, stream its output with a stage
-prefix, and are recorded, failed ones included. A failed stage stops its
-downstream; without ``keep_going`` nothing new starts after a failure. On
-Ctrl-C/SIGTERM children are killed and interrupted runs are not recorded.
+prefix, and are recorded, failed ones included. A stage with ``validate``
+gates has its suites checked before its command runs (a broken suite is a
+``SuiteError``: nothing runs or is recorded for it) and its gates run after the
+command succeeds; a failed gate makes the run ``gate_failed``. A failed stage
+or gate stops its downstream; without ``keep_going`` nothing new starts after a
+failure. On Ctrl-C/SIGTERM children are killed and interrupted runs are not
+recorded.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import IO, Literal, Protocol
 
-from auditpipe.errors import Error
+from auditpipe.errors import Error, GateError
+from auditpipe.manifest.predicates import Validation
 from auditpipe.pipeline.dag import Dag
 from auditpipe.pipeline.planner import Assessment, Planner
 from auditpipe.pipeline.spec import StageSpec
@@ -80,6 +85,7 @@ class Execution:
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
     failure: str | None = None
+    validations: list[Validation] = field(default_factory=list)
 
 
 class Interrupted(Error):
@@ -183,14 +189,26 @@ class Executor:
             return StageResult(stage.name, "would_run", reasons=assessment.reasons)
         if assessment.key is None:
             return StageResult(stage.name, "failed", reasons=assessment.reasons)
+        if stage.validate:
+            from auditpipe.gates import check_suites  # imports great_expectations
+
+            check_suites(self.root, stage.validate)  # raises SuiteError before the command
         self.observer.stage_started(stage.name, stage.cmd)
         execution = self._execute(stage)
         if self._stop.is_set() and execution.exit_code is not None and execution.exit_code < 0:
             return StageResult(stage.name, "not_run", reasons=("interrupted",))
+        if stage.validate and execution.exit_code == 0 and execution.failure is None:
+            self._validate(stage, execution)
         with self._lock:
             entry = self.recorder.record(stage, assessment, execution)
         outcome: Outcome = "ran" if execution.exit_code == 0 and not execution.failure else "failed"
         reasons = (execution.failure,) if execution.failure else assessment.reasons
+        failed_gates = [v for v in execution.validations if not v.success]
+        if outcome == "ran" and failed_gates:
+            from auditpipe.gates import gate_summary
+
+            outcome = "gate_failed"
+            reasons = tuple(gate_summary(v) for v in failed_gates)
         return StageResult(
             stage.name, outcome, time.monotonic() - start, entry, execution.exit_code, reasons
         )
@@ -242,6 +260,16 @@ class Executor:
             if missing:
                 execution.failure = f"command succeeded but did not write {', '.join(missing)}"
         return execution
+
+    def _validate(self, stage: StageSpec, execution: Execution) -> None:
+        """Run the stage's gates on what its command wrote; a gate that cannot
+        run (unreadable output, say) fails the run, since the command made it."""
+        from auditpipe.gates import run_stage_gates
+
+        try:
+            execution.validations = run_stage_gates(self.root, stage.validate)
+        except GateError as exc:
+            execution.failure = f"validation could not run: {exc.diagnostics()}"
 
     def _pump(self, stage: str, stream: str, pipe: IO[bytes] | None, sink: bytearray) -> None:
         if pipe is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from auditpipe.manifest.predicates import (
     PipelineRef,
     RunStatus,
     StageRun,
+    Validation,
 )
 from auditpipe.manifest.statement import SignedStatement, Subject, build_statement
 from auditpipe.pipeline import facts
@@ -84,16 +85,21 @@ def stage_run_statement(
     pipeline: PipelineRef | None = None,
     stage_key: str | None = None,
     logs: Logs | None = None,
+    validations: Sequence[Validation] = (),
 ) -> SignedStatement:
     """The canonical stage-run statement; shared by ``run`` and ``record_stage``.
 
-    Outputs become subjects only when the run succeeded: a failed run is
-    evidence, not a producer of artifacts.
+    A command that succeeded but whose data failed a validation gate is
+    ``gate_failed``. Outputs become subjects only when the run succeeded and
+    passed its gates: a failed run is evidence (its outputs are still listed
+    as products), not a producer of artifacts.
     """
     materials = [material(fp, producer_of(ledger, fp.sha256)) for _p, fp in sorted(deps.items())]
     products = [material(fp) for _p, fp in sorted(outputs.items())]
     code_deps = [d for d in deps if Path(d).suffix.lower() in CODE_SUFFIXES]
     status: RunStatus = "succeeded" if succeeded else "failed"
+    if succeeded and any(not v.success for v in validations):
+        status = "gate_failed"
     try:
         predicate = StageRun(
             stage=stage,
@@ -106,6 +112,7 @@ def stage_run_statement(
             products=products,
             params=params,
             metrics=metrics,
+            validations=list(validations),
             environment=facts.environment(env_allow),
             logs=logs,
             started_at=started_at,
@@ -119,7 +126,7 @@ def stage_run_statement(
         raise ManifestError(f"cannot record stage {stage!r}: {where}: {first['msg']}") from exc
     subjects = (
         [Subject(name=p.name, digest={"sha256": p.digest.sha256}) for p in products]
-        if succeeded
+        if status == "succeeded"
         else []
     )
     return build_statement(subjects, predicate)
@@ -165,6 +172,7 @@ class PipelineRecorder:
                 stdout=Digest(sha256=hashlib.sha256(execution.stdout).hexdigest()),
                 stderr=Digest(sha256=hashlib.sha256(execution.stderr).hexdigest()),
             ),
+            validations=execution.validations,
         )
         entry_id = sign_and_append(self.ledger, self.signer, statement)
         self._keep_logs(entry_id, execution)
