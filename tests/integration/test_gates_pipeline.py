@@ -235,3 +235,21 @@ def test_commands_that_run_no_gate_never_import_great_expectations(
     assert traced.returncode == 0
     assert "auditpipe.pipeline.planner" in traced.stderr  # the trace is real
     assert "great_expectations" not in traced.stderr
+
+
+def test_gate_denies_the_artifact_after_a_gate_failed_upstream(
+    pipeline: Project, cli: Cli
+) -> None:
+    """The summary in the tree predates the failed data check; the gate still sees it."""
+    assert cli("run").code == 0
+    pipeline.gen({"policies/p.yaml": "version: 1\nname: p\nrules: [gates_passed]\n"})
+    allowed = cli("gate", "out/summary.txt", "--policy", "policies/p.yaml")
+    assert allowed.code == 0, allowed.out + allowed.err
+    pipeline.gen({"params.yaml": "make:\n  bad: 2\n"})
+    assert cli("run").code == 1
+    denied = cli("gate", "out/summary.txt", "--policy", "policies/p.yaml", "--json")
+    assert denied.code == 1
+    rules = {r["rule"]: r for r in json.loads(denied.out)[0]["rules"]}
+    assert rules["gates_passed"]["passed"] is False
+    assert "a later run of make" in rules["gates_passed"]["detail"]
+    assert "wine" in rules["gates_passed"]["detail"]
