@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's demo: set up, then run the wine-quality example pipeline in a
-# throw-away git repository (your checkout is never touched): run every stage,
-# run again (nothing to do), verify the signed ledger.
+# throw-away git repository (your checkout is never touched): run every stage
+# (Great Expectations gates included), run again (nothing to do), verify the
+# signed ledger and the model's provenance, gate it under the default policy,
+# and write the auditor's PDF report.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$here/.ci/setup"
@@ -29,5 +31,7 @@ step auditpipe log
 step auditpipe verify --ledger
 step auditpipe verify models/model.pkl
 step auditpipe gate --policy policies/default.yaml
+step auditpipe report models/model.pkl --policy policies/default.yaml -o audit-report.pdf
+step sha256sum audit-report.pdf
 step git log --oneline auditpipe/ledger
-printf '\ndemo repository: %s/wine-quality\n' "$demo"
+printf '\ndemo repository: %s/wine-quality\naudit report: %s/wine-quality/audit-report.pdf\n' "$demo" "$demo"
