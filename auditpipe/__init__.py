@@ -1,12 +1,10 @@
 """auditpipe: signed, git-backed lineage and audit evidence for ML pipelines."""
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-try:
-    __version__ = version("auditpipe")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+# The one place the version is written (pyproject.toml reads it from here); a
+# literal, because importlib.metadata costs ~35 ms on every CLI start.
+__version__ = "0.1.0"
 
 __all__ = ["__version__", "record_stage"]
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cyclopts import App
 
 from auditpipe.cli.app import app, err, out, print_json
-from auditpipe.ledger import sync
-from auditpipe.workspace import Workspace
+
+if TYPE_CHECKING:  # imported by the commands themselves: keeps every CLI start fast
+    from auditpipe.ledger.sync import SyncResult
 
 ledger_app = App(name="ledger", help="Share the ledger branch through any git remote.")
 app.command(ledger_app)
@@ -20,7 +23,7 @@ def _entries(count: int | None) -> str:
     return f"{count} entr{'y' if count == 1 else 'ies'}"
 
 
-def _as_json(result: sync.SyncResult) -> dict[str, object]:
+def _as_json(result: SyncResult) -> dict[str, object]:
     return {
         "remote": result.remote,
         "url": result.url,
@@ -55,6 +58,9 @@ def pull(remote: str = "origin", /, *, json: bool = False) -> int:
     json
         Print machine-readable output.
     """
+    from auditpipe.ledger import sync
+    from auditpipe.workspace import Workspace
+
     result = sync.pull(Workspace.discover(), remote, progress=None if json else _progress)
     if json:
         print_json(_as_json(result))
@@ -86,6 +92,9 @@ def push(remote: str = "origin", /, *, json: bool = False) -> int:
     json
         Print machine-readable output.
     """
+    from auditpipe.ledger import sync
+    from auditpipe.workspace import Workspace
+
     result = sync.push(Workspace.discover(), remote, progress=None if json else _progress)
     if json:
         print_json(_as_json(result))
