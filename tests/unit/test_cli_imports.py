@@ -1,0 +1,31 @@
+"""Start-up cost is a feature: loading the CLI imports none of the heavy libraries.
+
+Each command imports what it needs when it runs; a module-level import in any
+verb module would make every command pay for it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = (
+    "pydantic",
+    "dulwich",
+    "cryptography",
+    "pyarrow",
+    "pandas",
+    "great_expectations",
+    "weasyprint",
+    "jinja2",
+    "celpy",
+    "sigstore",
+    "sigstore_models",
+    "rfc8785",
+)
+
+
+def test_loading_the_cli_imports_no_heavy_library() -> None:
+    code = f"import sys, auditpipe.cli\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == ""
