@@ -237,9 +237,7 @@ def test_commands_that_run_no_gate_never_import_great_expectations(
     assert "great_expectations" not in traced.stderr
 
 
-def test_gate_denies_the_artifact_after_a_gate_failed_upstream(
-    pipeline: Project, cli: Cli
-) -> None:
+def test_gate_denies_the_artifact_after_a_gate_failed_upstream(pipeline: Project, cli: Cli) -> None:
     """The summary in the tree predates the failed data check; the gate still sees it."""
     assert cli("run").code == 0
     pipeline.gen({"policies/p.yaml": "version: 1\nname: p\nrules: [gates_passed]\n"})
