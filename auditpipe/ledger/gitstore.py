@@ -8,7 +8,9 @@ something incomplete. dulwich exceptions stop here and become ``LedgerError``.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import tempfile
 import time
 import zlib
 from collections import OrderedDict
@@ -184,23 +186,55 @@ class GitStore:
         raise LedgerError(f"cannot write git object {obj.id.decode()}: lock file keeps returning")
 
     def write_tree(self, base: bytes | None, additions: Mapping[Path_, bytes]) -> bytes:
-        """A new tree: ``base`` plus blobs at ``additions`` paths; returns its id."""
-        tree = Tree()
-        if base is not None:
-            for name, (mode, sha) in self.tree_items(base).items():
-                tree.add(name, mode, ObjectID(sha))
+        """A new tree: ``base`` plus blobs at ``additions`` paths; returns its id.
+
+        Trees are serialized and written here rather than through dulwich's
+        ``Tree`` objects: an append rewrites a dozen fan-out trees of up to 256
+        entries each, and building them entry by entry dominated append time.
+        """
+        items = dict(self.tree_items(base)) if base is not None else {}
         groups: dict[bytes, dict[Path_, bytes]] = {}
         for path, blob_id in additions.items():
             if len(path) == 1:
-                tree.add(path[0], FILE_MODE, ObjectID(blob_id))
+                items[path[0]] = (FILE_MODE, blob_id)
             else:
                 groups.setdefault(path[0], {})[path[1:]] = blob_id
         for name, sub in groups.items():
-            existing = tree[name] if name in tree else None  # noqa: SIM401
+            existing = items.get(name)
             child_base = existing[1] if existing and existing[0] == TREE_MODE else None
-            tree.add(name, TREE_MODE, ObjectID(self.write_tree(child_base, sub)))
-        self.add(tree)
-        return bytes(tree.id)
+            items[name] = (TREE_MODE, self.write_tree(child_base, sub))
+        sha = self.write_object(b"tree", _serialize_tree(items))
+        self._trees[sha] = items
+        return sha
+
+    def write_object(self, kind: bytes, body: bytes) -> bytes:
+        """Write a loose object atomically (temp file + rename); returns its hex id.
+
+        Content-addressed and renamed into place, so a writer killed half-way
+        leaves at most a ``tmp_obj_*`` file (git's own naming, which gc removes),
+        never a lock that blocks the next append.
+        """
+        raw = b"%s %d\0%s" % (kind, len(body), body)
+        hexsha = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+        folder = os.path.join(self._objects_dir, hexsha[:2])
+        path = os.path.join(folder, hexsha[2:])
+        if os.path.exists(path):
+            return hexsha.encode()
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix="tmp_obj_", dir=folder)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(zlib.compress(raw, 1))
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        except OSError as exc:
+            raise LedgerError(f"cannot write git object {hexsha}: {exc}") from exc
+        return hexsha.encode()
 
     def write_commit(self, tree_id: bytes, parent: bytes | None, message: str) -> bytes:
         commit = Commit()
@@ -229,6 +263,18 @@ class GitStore:
             except OSError as exc:
                 raise LedgerError(f"cannot update {LEDGER_REF.decode()}: {exc}") from exc
         return False
+
+
+def _serialize_tree(items: Mapping[bytes, tuple[int, bytes]]) -> bytes:
+    """git's tree encoding: entries sorted by name, directories as if ending in '/'."""
+
+    def order(name: bytes) -> bytes:
+        return name + b"/" if items[name][0] == TREE_MODE else name
+
+    return b"".join(
+        b"%o %s\0%s" % (items[name][0], name, bytes.fromhex(items[name][1].decode()))
+        for name in sorted(items, key=order)
+    )
 
 
 def _remove_stale(lockfilename: str | bytes) -> None:
