@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from cyclopts import Parameter
-from rich.console import Console
 
 from auditpipe.cli.app import app, err, out, print_json
 from auditpipe.errors import Error
-from auditpipe.fingerprint import Fingerprint, NullObserver, StatCache, fingerprint_many
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from auditpipe.fingerprint import Fingerprint
 
 SHOW_PROGRESS_AFTER = 1.0  # seconds
 
@@ -36,8 +39,11 @@ def find_repository(start: Path) -> tuple[Path, Path] | None:
     return None
 
 
-class ProgressBar(NullObserver):
-    """A rich progress bar on ``console`` that appears only for work longer than ~1 s."""
+class ProgressBar:
+    """A rich progress bar on ``console`` that appears only for work longer than ~1 s.
+
+    A ``ProgressObserver``: the core reports, this renders; nothing else knows rich.
+    """
 
     def __init__(self, console: Console, delay: float = SHOW_PROGRESS_AFTER) -> None:
         self._console = console
@@ -94,6 +100,9 @@ class ProgressBar(NullObserver):
             if self._progress is not None:
                 self._progress.update(self._task, completed=self._done)
 
+    def on_file_hashed(self, path: str, size: int) -> None:
+        pass
+
     def on_finish(self) -> None:
         with self._lock:
             if self._timer is not None:
@@ -142,6 +151,9 @@ def fingerprint_command(
     no_cache
         Hash every file, ignoring the stat cache in .git/auditpipe/.
     """
+    # Imported here: every other verb pays nothing for the fingerprint core.
+    from auditpipe.fingerprint import StatCache, fingerprint_many
+
     if not paths:
         raise Error(
             "no path given",

@@ -120,19 +120,23 @@ def _hash_local(
 
 def _hash_small_batch(jobs: Sequence[HashJob]) -> list[HashResult | None]:
     """The common case, kept lean (per-file Python time is what limits threads): files
-    under one block, read in one call. ``None`` where anything is unusual; the careful
-    path (``hash_file``) then retries or raises the right error."""
+    under one block, each read with one call into this thread's buffer. ``None`` where
+    anything is unusual; the careful path (``hash_file``) then retries or raises."""
     out: list[HashResult | None] = []
-    sha256, open_, read, fstat, close = hashlib.sha256, os.open, os.read, os.fstat, os.close
+    sha256, open_, readv, fstat, close = hashlib.sha256, os.open, os.readv, os.fstat, os.close
+    buf = _buffer()
     for job in jobs:
         st = job.stat
+        if st.size >= BLOCK_SIZE:
+            out.append(None)
+            continue
         try:
             fd = open_(job.path, _OPEN_FLAGS)
         except OSError:
             out.append(None)
             continue
         try:
-            data = read(fd, st.size + 1)
+            n = readv(fd, [buf])
             after = fstat(fd)
         except OSError:
             out.append(None)
@@ -140,7 +144,7 @@ def _hash_small_batch(jobs: Sequence[HashJob]) -> list[HashResult | None]:
         finally:
             close(fd)
         if (
-            len(data) != st.size
+            n != st.size
             or after.st_size != st.size
             or after.st_mtime_ns != st.mtime_ns
             or after.st_ino != st.inode
@@ -150,8 +154,8 @@ def _hash_small_batch(jobs: Sequence[HashJob]) -> list[HashResult | None]:
             out.append(None)
             continue
         digest = sha256()
-        digest.update(data)
-        out.append(HashResult(digest.hexdigest(), st.size, st))
+        digest.update(buf[:n])
+        out.append(HashResult(digest.hexdigest(), n, st))
     return out
 
 

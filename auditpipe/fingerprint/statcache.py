@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
@@ -79,6 +80,8 @@ class StatCache:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._db: sqlite3.Connection | None = None
+        # One connection shared by every thread that uses this cache, one at a time.
+        self._lock = threading.RLock()
         self._open()
 
     @staticmethod
@@ -134,7 +137,10 @@ class StatCache:
     def _failed(self, exc: sqlite3.Error) -> None:
         """An error in use: a corrupt file is rebuilt, anything else disables the cache."""
         log.warning("stat cache %s: %s", self.path, exc)
-        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        if isinstance(exc, sqlite3.DatabaseError) and (
+            "malformed" in text or "not a database" in text
+        ):
             self._discard()
             self._open()
         else:
@@ -145,10 +151,11 @@ class StatCache:
         return self._db is not None
 
     def close(self) -> None:
-        if self._db is not None:
-            with contextlib.suppress(sqlite3.Error):
-                self._db.close()
-            self._db = None
+        with self._lock:
+            if self._db is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.close()
+                self._db = None
 
     def __enter__(self) -> StatCache:
         return self
@@ -164,13 +171,14 @@ class StatCache:
     # -- files -------------------------------------------------------------------
 
     def _rows(self, sql: str, args: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
-        if self._db is None:
-            return iter(())
-        try:
-            return iter(self._db.execute(sql, args).fetchall())
-        except sqlite3.Error as exc:
-            self._failed(exc)
-            return iter(())
+        with self._lock:
+            if self._db is None:
+                return iter(())
+            try:
+                return iter(self._db.execute(sql, args).fetchall())
+            except sqlite3.Error as exc:
+                self._failed(exc)
+                return iter(())
 
     def lookup(self, path: bytes) -> CachedFile | None:
         """The entry for one absolute path, if any (check it with ``matches``)."""
@@ -204,23 +212,28 @@ class StatCache:
         ]
         if not rows:
             return
-        try:
-            with self._transaction() as db:
-                db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        except sqlite3.Error as exc:
-            self._failed(exc)
+        with self._lock:
+            try:
+                with self._transaction() as db:
+                    db.executemany(
+                        "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+                    )
+            except sqlite3.Error as exc:
+                self._failed(exc)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        assert self._db is not None
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        with self._lock:
+            if self._db is None:
+                raise sqlite3.InterfaceError("the stat cache is closed")
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     # -- tables ------------------------------------------------------------------
 
@@ -239,11 +252,12 @@ class StatCache:
     def put_table(self, digest: str, variant: str, info: dict[str, Any]) -> None:
         if self._db is None:
             return
-        try:
-            with self._transaction() as db:
-                db.execute(
-                    "INSERT OR REPLACE INTO tables VALUES (?, ?, ?)",
-                    (digest, variant, json.dumps(info)),  # keeps column order
-                )
-        except sqlite3.Error as exc:
-            self._failed(exc)
+        with self._lock:
+            try:
+                with self._transaction() as db:
+                    db.execute(
+                        "INSERT OR REPLACE INTO tables VALUES (?, ?, ?)",
+                        (digest, variant, json.dumps(info)),  # keeps column order
+                    )
+            except sqlite3.Error as exc:
+                self._failed(exc)

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
-import auditpipe.cli.fingerprint_cmd  # noqa: F401  (registers the command until __init__ does)
+import auditpipe.cli.fingerprint_cmd  # noqa: F401  (registers the verb; auditpipe.cli does too)
 from auditpipe.cli.fingerprint_cmd import ProgressBar
 from tests.conftest import Project, Result
 
@@ -29,6 +29,7 @@ Cli = Callable[..., Result]
 RUNNER = """
 import os, sys
 import auditpipe.cli.fingerprint_cmd
+import auditpipe.fingerprint  # imported lazily by the command: load it while still root
 from auditpipe.cli import main
 uid = os.environ.pop("AUDITPIPE_TEST_DROP_TO_UID", None)
 if uid is not None:

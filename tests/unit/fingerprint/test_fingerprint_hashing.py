@@ -11,7 +11,13 @@ import pytest
 from pyarrow import fs as pafs
 
 from auditpipe.errors import FingerprintError
-from auditpipe.fingerprint import ArrowFileSystem, HashCounter, fingerprint, fingerprint_many
+from auditpipe.fingerprint import (
+    ArrowFileSystem,
+    HashCounter,
+    NullObserver,
+    fingerprint,
+    fingerprint_many,
+)
 from auditpipe.fingerprint.hashing import BLOCK_SIZE
 from tests.unit.fingerprint.conftest import sha256sum, write_tree
 
@@ -93,3 +99,29 @@ def test_plain_files_and_directories_never_import_pyarrow(tmp_path: Path) -> Non
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+class RewriteBeforeHashing(NullObserver):
+    """Rewrites a file after the directory was listed and before it is read."""
+
+    def __init__(self, path: Path, data: bytes) -> None:
+        self.path, self.data = path, data
+
+    def on_start(self, total_bytes: int, phase: str) -> None:
+        if phase == "hashing":
+            self.path.write_bytes(self.data)
+            os.utime(self.path, ns=(1, 1))  # a different mtime than the listing saw
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_file_changed_after_listing_is_hashed_as_it_is_now(tmp_path: Path, workers: int) -> None:
+    root = write_tree(tmp_path / "r", {f"d/f{i}": f"{i}" * 100 for i in range(10)})
+    victim = root / "d" / "f3"
+    fp = fingerprint_many(
+        [root / "d" / "f3", root / "d" / "f4"],
+        root=root,
+        workers=workers,
+        observer=RewriteBeforeHashing(victim, b"new and longer content\n"),
+    )[0]
+    assert fp.sha256 == sha256sum(victim)
+    assert fp.size == len(b"new and longer content\n")

@@ -157,3 +157,24 @@ def test_cache_entry_records_the_time_it_was_made(repo: Path) -> None:
         cached = {row[0] for row in db.execute("SELECT cached_ns FROM files")}
     assert len(cached) == 1
     assert t0 <= cached.pop() <= time.time_ns()
+
+
+def test_one_cache_shared_by_threads(repo: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The pipeline runs stages in threads that share one StatCache."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    (repo / "other").mkdir()
+    for i in range(20):
+        (repo / "other" / f"g{i}").write_text(str(i))
+    age(repo / "other")
+    with StatCache(cache_path(repo)) as cache, ThreadPoolExecutor(4) as pool:
+        jobs = [
+            pool.submit(fingerprint, repo / target, root=repo, cache=cache)
+            for target in ["data", "other"] * 8
+        ]
+        digests = {f.result().sha256 for f in jobs}
+        assert cache.enabled
+    assert len(digests) == 2
+    assert not [r for r in caplog.records if "stat cache" in r.getMessage()]
+    assert run(repo, "data")[1] == 0
+    assert run(repo, "other")[1] == 0

@@ -344,3 +344,21 @@ def test_to_dict_is_signable_json(tmp_path: Path) -> None:
         "contentDigest",
     }
     assert t["columnStats"]["inf"] == {"nullCount": 0, "min": "-Infinity", "max": "Infinity"}  # type: ignore[index,call-overload]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "kind"),
+    [
+        ("ragged.csv", b"a,b\n1,2\n3,4,5\n", "CSV"),
+        ("t.feather", b"ARROW1\x00\x00 truncated", "Arrow IPC/Feather"),
+        ("t.arrow", b"", "Arrow IPC/Feather"),
+    ],
+)
+def test_unreadable_tables_are_errors_naming_the_file(
+    tmp_path: Path, name: str, content: bytes, kind: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(FingerprintError) as info:
+        fingerprint(tmp_path / name, root=tmp_path)
+    assert info.value.path == name
+    assert kind in info.value.message
