@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dulwich.objects import Blob, ObjectID, Tree
+from dulwich.errors import ObjectFormatException
+from dulwich.objects import Blob, ObjectID, Tree, parse_tree
 
 from auditpipe.errors import Error
 from auditpipe.ledger import layout
@@ -120,9 +121,15 @@ def _first_parent_chain(store: GitStore, head: bytes, report: VerifyReport) -> l
 
 
 def _check_history(store: GitStore, chain: list[_Link], report: VerifyReport) -> dict[bytes, bytes]:
-    """Walk root -> head; return the head's entry bucket map (name -> tree id)."""
+    """Walk root -> head; return the head's entry bucket map (name -> tree id).
+
+    Between two commits only the fan-out records that differ are parsed: the
+    entries tree's records all have one width, so the changed ones are found by
+    comparing raw bytes (a common prefix and suffix), not by parsing 256
+    records per commit. Anything irregular falls back to a full comparison.
+    """
     prev_entries: bytes | None = None
-    prev_buckets: dict[bytes, bytes] = {}
+    prev_raw = b""
     for link in reversed(chain):
         root = store.tree_items(link.tree)
         for name, (mode, _sha) in root.items():
@@ -134,17 +141,52 @@ def _check_history(store: GitStore, chain: list[_Link], report: VerifyReport) ->
         entries_sha = found[1] if found else None
         if entries_sha == prev_entries:
             continue
-        buckets = (
-            {name: sha for name, (_m, sha) in store.tree_items(entries_sha).items()}
-            if entries_sha
-            else {}
-        )
-        for name in set(prev_buckets) | set(buckets):
-            old, new = prev_buckets.get(name), buckets.get(name)
-            if old != new:
-                _diff_bucket(store, name, old, new, link, report)
-        prev_entries, prev_buckets = entries_sha, buckets
-    return prev_buckets
+        raw = _raw_tree(store, entries_sha)
+        old, new = _changed_records(prev_raw, raw)
+        for name in set(old) | set(new):
+            if old.get(name) != new.get(name):
+                _diff_bucket(store, name, old.get(name), new.get(name), link, report)
+        prev_entries, prev_raw = entries_sha, raw
+    return _records(prev_raw)
+
+
+_BUCKET_RECORD = len(b"40000 ab\0") + 20  # mode, two-hex-digit name, binary sha
+
+
+def _raw_tree(store: GitStore, sha: bytes | None) -> bytes:
+    if sha is None:
+        return b""
+    type_num, body = store.raw(sha)
+    return body if type_num == 2 else b""
+
+
+def _records(raw: bytes) -> dict[bytes, bytes]:
+    try:
+        return {name: bytes(sha) for name, _mode, sha in parse_tree(raw, 20)}
+    except ObjectFormatException:
+        return {}
+
+
+def _changed_records(old: bytes, new: bytes) -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
+    """The records that differ between two entries trees, as name -> tree id maps."""
+    width = _BUCKET_RECORD
+    if len(old) % width or len(new) % width:
+        return _records(old), _records(new)
+    a, b = old, new  # bytes slices compare with memcmp (memoryview compares per item)
+    limit = min(len(a), len(b))
+    lo, hi = 0, limit  # longest common prefix, by bisection on C-level compares
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if a[:mid] == b[:mid] else (lo, mid - 1)
+    prefix = lo
+    lo, hi = 0, limit - prefix
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        same = a[len(a) - mid :] == b[len(b) - mid :]
+        lo, hi = (mid, hi) if same else (lo, mid - 1)
+    start = prefix // width * width
+    tail = lo // width * width
+    return _records(old[start : len(old) - tail]), _records(new[start : len(new) - tail])
 
 
 def _diff_bucket(
@@ -158,11 +200,12 @@ def _diff_bucket(
     before = _items(store, old)
     after = _items(store, new)
     for name, (_mode, sha) in before.items():
+        now = after.get(name)
+        if now is not None and now[1] == sha:
+            continue
         entry = layout.id_from_filename(name) or name.decode("utf-8", "replace")
-        if name not in after:
-            report.problems.append(Problem("entry deleted", entry=entry, commit=link.hex))
-        elif after[name][1] != sha:
-            report.problems.append(Problem("entry modified", entry=entry, commit=link.hex))
+        what = "entry deleted" if now is None else "entry modified"
+        report.problems.append(Problem(what, entry=entry, commit=link.hex))
     for name, (mode, _sha) in after.items():
         if name in before:
             continue
