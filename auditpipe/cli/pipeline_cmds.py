@@ -143,7 +143,9 @@ def run(
         signing = (
             None
             if dry_run
-            else signer_for(workspace, key, passphrase_env, signer or spec.signer, identity_token)
+            else signer_for(
+                workspace, key, passphrase_env, signer or spec.signer or "local", identity_token
+            )
         )
         recorder = PipelineRecorder(
             spec,

@@ -12,7 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from auditpipe.errors import FingerprintError, ManifestError
+from auditpipe.errors import ManifestError
+from auditpipe.fingerprint import Fingerprint
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.predicates import Digest, Material, RunStatus, StageRun
 from auditpipe.manifest.statement import SignedStatement, Subject, build_statement
@@ -64,24 +65,27 @@ class RunFacts:
     env_allow: list[str] = field(default_factory=list)
 
 
-def describe(ledger: Ledger, rel: str, *, link: bool = True) -> Material:
-    """A file as a material, with ``producedBy`` when a ledger run made it."""
-    path = ledger.workspace.root / rel
-    try:
-        digest = facts.file_sha256(path)
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise FingerprintError(f"no such file: {rel}", path=rel) from None
-    except IsADirectoryError:
-        raise FingerprintError(f"{rel} is a directory", path=rel) from None
-    except PermissionError:
-        raise FingerprintError(f"permission denied reading {rel}", path=rel) from None
+def material(fp: Fingerprint, produced_by: str | None = None) -> Material:
+    """A fingerprint as a signed resource descriptor."""
     return Material(
-        name=rel,
-        digest=Digest(sha256=digest),
-        size=size,
-        produced_by=producer_of(ledger, digest) if link else None,
+        name=fp.path,
+        digest=Digest(sha256=fp.sha256),
+        size=fp.size,
+        kind=fp.kind,
+        files=fp.files,
+        table=fp.table.to_dict() if fp.table is not None else None,
+        produced_by=produced_by,
     )
+
+
+def describe(ledger: Ledger, rel: str, *, link: bool = True) -> Material:
+    """A file or directory as a material (real fingerprint: tables get their
+    profile), with ``producedBy`` when a ledger run made it."""
+    from auditpipe.fingerprint import fingerprint
+
+    root = ledger.workspace.root
+    fp = fingerprint(str(root / rel), root=root)
+    return material(fp, producer_of(ledger, fp.sha256) if link else None)
 
 
 def producer_of(ledger: Ledger, sha256: str) -> str | None:

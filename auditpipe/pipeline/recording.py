@@ -17,7 +17,6 @@ from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.predicates import (
     Digest,
     Logs,
-    Material,
     PipelineRef,
     RunStatus,
     StageRun,
@@ -27,22 +26,9 @@ from auditpipe.manifest.statement import SignedStatement, Subject, build_stateme
 from auditpipe.pipeline import facts
 from auditpipe.pipeline.executor import Execution
 from auditpipe.pipeline.planner import Assessment, Planner
-from auditpipe.pipeline.recorder import CODE_SUFFIXES, producer_of, sign_and_append
+from auditpipe.pipeline.recorder import CODE_SUFFIXES, material, producer_of, sign_and_append
 from auditpipe.pipeline.spec import PipelineSpec, StageSpec
 from auditpipe.signing.interface import Signer
-
-
-def material(fp: Fingerprint, produced_by: str | None = None) -> Material:
-    """A fingerprint as a signed resource descriptor."""
-    return Material(
-        name=fp.path,
-        digest=Digest(sha256=fp.sha256),
-        size=fp.size,
-        kind=fp.kind,
-        files=fp.files,
-        table=fp.table.to_dict() if fp.table is not None else None,
-        produced_by=produced_by,
-    )
 
 
 def read_metrics(root: Path, paths: tuple[str, ...]) -> dict[str, Any]:

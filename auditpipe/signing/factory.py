@@ -105,7 +105,8 @@ def project_signer(workspace: Workspace) -> str | None:
     """The ``signer:`` setting of the project's ``auditpipe.yaml`` (None when unset)."""
     path = workspace.root / PIPELINE_FILE
     try:
-        doc = yaml.safe_load(path.read_bytes())
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~20x faster
+        doc = yaml.load(path.read_bytes(), Loader=loader)  # a safe loader either way
     except FileNotFoundError:
         return None
     except (OSError, yaml.YAMLError) as exc:
