@@ -18,6 +18,10 @@ rewrites small, so appends cost the same at 10 or 10,000 entries.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from auditpipe.manifest.statement import SignedStatement
 
 LEDGER_REF = b"refs/heads/auditpipe/ledger"
 LEDGER_BRANCH = "auditpipe/ledger"
@@ -50,6 +54,19 @@ def encode_component(name: str) -> bytes:
     if _SAFE_COMPONENT.match(name):
         return name.encode()
     return b"~" + name.encode("utf-8").hex().encode()
+
+
+def index_paths_for(entry_id: str, signed: SignedStatement) -> list[tuple[bytes, ...]]:
+    """Every index path for a parsed statement: the one rule append, replay and
+    verify all derive the index from."""
+    return index_paths(
+        entry_id,
+        signed.kind,
+        signed.stage,
+        [s.sha256 for s in signed.statement.subject],
+        signed.stage_key,
+        signed.material_digests,
+    )
 
 
 def index_paths(

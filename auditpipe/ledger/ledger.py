@@ -63,17 +63,7 @@ class Ledger:
         bundle = parse_bundle(bundle_bytes)
         signed = SignedStatement.parse(bundle.payload)
         entry_id = signed.id
-        subjects = [s.sha256 for s in signed.statement.subject]
-        additions: dict[tuple[bytes, ...], bytes] = {}
-        for path in layout.index_paths(
-            entry_id,
-            signed.kind,
-            signed.stage,
-            subjects,
-            signed.stage_key,
-            signed.material_digests,
-        ):
-            additions[path] = EMPTY_BLOB.id
+        additions = dict.fromkeys(layout.index_paths_for(entry_id, signed), EMPTY_BLOB.id)
         blob = Blob.from_string(bundle_bytes)
         additions[layout.entry_path(entry_id)] = blob.id
         message = _commit_message(entry_id, signed)

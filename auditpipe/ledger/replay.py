@@ -337,10 +337,8 @@ def _additions(store: GitStore, entry: LocalEntry) -> dict[tuple[bytes, ...], by
             path=layout.entry_path_str(entry.id),
             hint="run `auditpipe verify --ledger` to see what is wrong with the local ledger",
         ) from exc
-    subjects = [s.sha256 for s in signed.statement.subject]
     additions: dict[tuple[bytes, ...], bytes] = dict.fromkeys(
-        layout.index_paths(entry.id, signed.kind, signed.stage, subjects, signed.stage_key),
-        EMPTY_BLOB.id,
+        layout.index_paths_for(entry.id, signed), EMPTY_BLOB.id
     )
     additions[layout.entry_path(entry.id)] = entry.blob
     return additions

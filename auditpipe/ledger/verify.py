@@ -270,15 +270,7 @@ def _check_entries(
         if signed is not None:
             # The index is derived from every readable entry, trusted or not, so
             # an untrusted signature is reported once, as what it is.
-            subjects = [s.sha256 for s in signed.statement.subject]
-            for path in layout.index_paths(
-                entry_id,
-                signed.kind,
-                signed.stage,
-                subjects,
-                signed.stage_key,
-                signed.material_digests,
-            ):
+            for path in layout.index_paths_for(entry_id, signed):
                 expected_index[path[1:]] = EMPTY_BLOB_ID
         try:
             identity = verifier.verify(bundle)

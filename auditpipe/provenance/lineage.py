@@ -202,17 +202,24 @@ def _later_gate_failures(ledger: Ledger, lineage: Lineage) -> None:
             )
 
 
-def _consumers(ledger: Ledger, sha256: str) -> list[Entry]:
-    """The newest successful run of each stage that consumed this digest."""
-    newest: dict[str, tuple[str, Entry]] = {}
-    for entry_id in ledger.ids_for_material(sha256):
+def _successful_runs(ledger: Ledger, ids: list[str]) -> list[tuple[Entry, StageRun]]:
+    """The readable, succeeded stage runs among ``ids`` (others are judged elsewhere)."""
+    found = []
+    for entry_id in ids:
         try:
             entry = ledger.get(entry_id)
             run = entry.signed.stage_run()
         except Error:
             continue
-        if run is None or run.status != "succeeded":
-            continue
+        if run is not None and run.status == "succeeded":
+            found.append((entry, run))
+    return found
+
+
+def _consumers(ledger: Ledger, sha256: str) -> list[Entry]:
+    """The newest successful run of each stage that consumed this digest."""
+    newest: dict[str, tuple[str, Entry]] = {}
+    for entry, run in _successful_runs(ledger, ledger.ids_for_material(sha256)):
         if not any(m.digest.sha256 == sha256 for m in run.materials):
             continue
         if run.stage not in newest or run.finished_at > newest[run.stage][0]:
@@ -222,17 +229,11 @@ def _consumers(ledger: Ledger, sha256: str) -> list[Entry]:
 
 def _producers(ledger: Ledger, sha256: str) -> list[Entry]:
     """Successful stage runs whose subjects include the digest, newest first."""
-    found = []
-    for entry_id in ledger.ids_for_subject(sha256):
-        try:
-            entry = ledger.get(entry_id)
-            run = entry.signed.stage_run()
-        except Error:
-            continue
-        if run is None or run.status != "succeeded":
-            continue
-        if any(s.sha256 == sha256 for s in entry.signed.statement.subject):
-            found.append((run.finished_at, entry))
+    found = [
+        (run.finished_at, entry)
+        for entry, run in _successful_runs(ledger, ledger.ids_for_subject(sha256))
+        if any(s.sha256 == sha256 for s in entry.signed.statement.subject)
+    ]
     return [entry for _t, entry in sorted(found, key=lambda p: p[0], reverse=True)]
 
 

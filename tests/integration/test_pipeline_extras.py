@@ -144,3 +144,33 @@ def test_run_push_sends_the_ledger_and_init_in_a_new_clone_fetches_it(
     assert "fetched ledger branch auditpipe/ledger from origin" in init.out
     runs = json.loads(cli("log", "--json").out)
     assert [r["stage"] for r in runs] == ["a"]
+
+
+def test_union_pull_replays_entries_with_materials_and_verifies(
+    project: Project,
+    cli: Callable[..., Result],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Replayed entries get the same index (materials included) append gives them."""
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(remote)], check=True)
+    project.git("remote", "add", "origin", str(remote))
+    project.git("push", "-q", "origin", "main")
+    assert cli("ledger", "push").code == 0
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "-b", "main", str(remote), str(clone)], check=True)
+    monkeypatch.chdir(clone)
+    assert cli("init").code == 0  # fetches the (empty) shared ledger
+    # Both sides now append a run with an input (a material): the histories diverge.
+    monkeypatch.chdir(project.root)
+    assert cli("record", "--stage", "here", "--dep", "data/raw.csv").code == 0
+    assert cli("ledger", "push").code == 0
+    monkeypatch.chdir(clone)
+    assert cli("record", "--stage", "there", "--dep", "data/raw.csv").code == 0
+    pulled = cli("ledger", "pull")
+    assert pulled.code == 0, pulled.err
+    assert "replayed 1" in pulled.out
+    verified = cli("verify", "--ledger")
+    assert verified.code == 0, verified.err
+    assert "2 entries" in verified.out
