@@ -253,7 +253,21 @@ def _signer(node: RunNode, entry: Entry | None, root: Path) -> SignerView:
         trusted=who is not None and node.signature_problem is None,
         problem=node.signature_problem or ("" if who else "signature not checked"),
         key_file=key_file,
+        tlog=_tlog(entry) if keyless and entry is not None else "",
     )
+
+
+def _tlog(entry: Entry) -> str:
+    from auditpipe.signing.sigstore import tlog_summary
+
+    summary = tlog_summary(entry.bundle)
+    if summary is None:
+        return "no transparency-log entry"
+    text = (
+        f"Rekor log index {summary['logIndex']}, integrated {summary['integratedAt']}, "
+        f"log id {summary['logId']} ({summary['kind']})"
+    )
+    return f"{text}, {summary['url']}" if "url" in summary else text
 
 
 def _duration(started: str, finished: str) -> str:

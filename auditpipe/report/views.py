@@ -94,6 +94,8 @@ class SignerView:
     problem: str
     key_file: str
     """``policies/keys/<keyid>.pem`` for a local key, else ""."""
+    tlog: str = ""
+    """The transparency-log entry of a keyless signature (index, time, log id)."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -334,3 +335,19 @@ def test_public_instance_round_trip(project: Project, cli: Cli) -> None:
     assert SigstoreVerifier([TrustedIdentity(who.identity, who.issuer)]).verify(bundle) == who
     summary = tlog_summary(bundle)
     assert summary is not None and summary["url"].startswith("https://search.sigstore.dev/")
+
+
+def test_report_shows_the_keyless_identity_and_its_log_entry(
+    mixed: Project, cli: Cli, tmp_path: Path
+) -> None:
+    import auditpipe.cli.report_cmds  # noqa: F401  (registers `report`)
+
+    pdf = tmp_path / "report.pdf"
+    result = cli("report", "models/model.bin", "-o", str(pdf))
+    assert result.code == 0, result.err
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = " ".join(text.split())
+    assert WORKFLOW in "".join(text.split())  # the keyless identity, however it wrapped
+    assert "transparency log: Rekor log index" in flat
