@@ -52,13 +52,24 @@ def _child(display: str, rel: str) -> str:
     return rel if display in ("", ".") else f"{display.rstrip('/')}/{rel}"
 
 
-def _resolve(fs: FileSystem, raw: StrPath, root: str | None) -> _Target:
+def _resolve(
+    fs: FileSystem, raw: StrPath, root: str | None, parents: dict[str, str] | None = None
+) -> _Target:
     local = isinstance(fs, LocalFileSystem)
     pm = os.path if local else posixpath
     absolute = fs.abspath(os.fspath(raw))
     parent, name = pm.split(absolute)
     # Resolve the parents but not the path itself: a symlink is recorded as a link.
-    full = pm.join(fs.realpath(parent), name) if name else fs.realpath(absolute)
+    # Many paths share a folder; ``parents`` remembers its resolution for one call.
+    if name:
+        known = parents.get(parent) if parents is not None else None
+        if known is None:
+            known = fs.realpath(parent)
+            if parents is not None:
+                parents[parent] = known
+        full = pm.join(known, name)
+    else:
+        full = fs.realpath(absolute)
     if root is not None:
         if not within(full, root, pm.sep):
             raise FingerprintError(
@@ -218,7 +229,8 @@ def fingerprint_many(
     fsys = as_filesystem(fs)
     obs: ProgressObserver = observer if observer is not None else NullObserver()
     root_path = fsys.realpath(fsys.abspath(os.fspath(root))) if root is not None else None
-    targets = [_resolve(fsys, p, root_path) for p in paths]
+    parents: dict[str, str] = {}
+    targets = [_resolve(fsys, p, root_path, parents) for p in paths]
     digests = _digests(fsys, targets, cache, workers, obs)
     assembled = [_assemble(fsys, t, digests) for t in targets]
     tables = [(i, fmt) for i, (_, fmt, _) in enumerate(assembled) if fmt is not None]
