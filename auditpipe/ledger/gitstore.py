@@ -169,21 +169,8 @@ class GitStore:
     # -- writing ---------------------------------------------------------------
 
     def add(self, obj: ShaFile) -> None:
-        """Write a loose object, clearing a lock file a killed writer left behind.
-
-        Callers hold the ledger writer lock, and objects are content-addressed,
-        so a leftover ``.lock`` for this object can only be stale.
-        """
-        store = self.repo.object_store
-        for _attempt in range(3):
-            try:
-                store.add_object(obj)
-                return
-            except FileLocked as exc:
-                _remove_stale(exc.lockfilename)
-            except OSError as exc:
-                raise LedgerError(f"cannot write git object: {exc}") from exc
-        raise LedgerError(f"cannot write git object {obj.id.decode()}: lock file keeps returning")
+        """Write a dulwich object through the same atomic path as our trees."""
+        self.write_object(obj.type_name, obj.as_raw_string())
 
     def write_tree(self, base: bytes | None, additions: Mapping[Path_, bytes]) -> bytes:
         """A new tree: ``base`` plus blobs at ``additions`` paths; returns its id.
