@@ -90,17 +90,10 @@ def describe(ledger: Ledger, rel: str, *, link: bool = True) -> Material:
 
 def producer_of(ledger: Ledger, sha256: str) -> str | None:
     """The newest successful stage run whose outputs include this digest."""
-    best: tuple[str, str] | None = None
-    for entry_id in ledger.ids_for_subject(sha256):
-        entry = ledger.get(entry_id)
-        run = entry.signed.stage_run()
-        if run is None or run.status != "succeeded":
-            continue
-        if not any(s.sha256 == sha256 for s in entry.signed.statement.subject):
-            continue
-        if best is None or run.finished_at > best[0]:
-            best = (run.finished_at, entry_id)
-    return best[1] if best else None
+    from auditpipe.provenance.lineage import producers
+
+    found = producers(ledger, sha256)
+    return found[0].id if found else None
 
 
 def build(ledger: Ledger, run: RunFacts) -> SignedStatement:

@@ -137,16 +137,16 @@ def walk(
 ) -> Lineage:
     """Build and judge the lineage of the artifact with this digest."""
     lineage = Lineage(artifact=artifact, sha256=sha256, root=None)
-    producers = _producers(ledger, sha256)
-    if not producers:
+    made_by = producers(ledger, sha256)
+    if not made_by:
         lineage.problems.append(
             f"no signed run on the ledger produced this file (sha256 {sha256[:12]}…): "
             "it changed after its run, or was never recorded"
         )
         return lineage
-    lineage.root = producers[0].id
-    lineage.alternatives = [e.id for e in producers[1:]]
-    pending = [producers[0].id]
+    lineage.root = made_by[0].id
+    lineage.alternatives = [e.id for e in made_by[1:]]
+    pending = [made_by[0].id]
     while pending:
         entry_id = pending.pop()
         if entry_id in lineage.runs:
@@ -227,7 +227,7 @@ def _consumers(ledger: Ledger, sha256: str) -> list[Entry]:
     return [entry for _t, entry in sorted(newest.values(), key=lambda p: p[0])]
 
 
-def _producers(ledger: Ledger, sha256: str) -> list[Entry]:
+def producers(ledger: Ledger, sha256: str) -> list[Entry]:
     """Successful stage runs whose subjects include the digest, newest first."""
     found = [
         (run.finished_at, entry)
