@@ -48,7 +48,6 @@ class VerifyReport:
     commits: int = 0
     signers: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    last_verified: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -70,7 +69,6 @@ def verify_ledger(
     last = read_verified_head(state_dir)
     head = store.head()
     report = VerifyReport(head=head.decode() if head else None)
-    report.last_verified = last.decode() if last else None
     if head is None:
         if last is not None:
             report.problems.append(
