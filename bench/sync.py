@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import hashlib
 import os
 import pstats
 import shutil
@@ -28,9 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from ledger import statement_bytes  # bench/ledger.py: the same entries both figures use
+
 from auditpipe.ledger import sync
 from auditpipe.ledger.ledger import Ledger
-from auditpipe.manifest import CodeState, Environment, Runner, StageRun, Subject, build_statement
 from auditpipe.signing.keys import KeyStore, TrustedKeys
 from auditpipe.signing.local import LocalSigner
 from auditpipe.workspace import Workspace
@@ -42,25 +42,6 @@ CLI_PULL = (
     "import sys, auditpipe.cli.sync_cmds; from auditpipe.cli import main; "
     "sys.exit(main(['ledger', 'pull']))"
 )
-ENV = Environment(python="3.11", platform="bench", packages_digest="0" * 64)
-RUNNER = Runner(user="bench", host="bench")
-
-
-def statement_bytes(n: int) -> bytes:
-    predicate = StageRun(
-        stage=f"stage{n % 50}",
-        status="succeeded",
-        command=f"python step.py {n}",
-        code=CodeState(dirty=False),
-        params={"n": n},
-        metrics={"score": n / 7},
-        environment=ENV,
-        started_at="2026-11-22T00:00:00Z",
-        finished_at="2026-11-22T00:00:01Z",
-        runner=RUNNER,
-    )
-    digest = hashlib.sha256(str(n).encode()).hexdigest()
-    return build_statement([Subject(name=f"out/{n}.bin", digest={"sha256": digest})], predicate).raw
 
 
 def git(cwd: Path, *args: str) -> str:

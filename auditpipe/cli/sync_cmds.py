@@ -38,6 +38,15 @@ def _as_json(result: SyncResult) -> dict[str, object]:
     }
 
 
+def _sync(verb: str, remote: str, quiet: bool) -> SyncResult:
+    """Run ``pull`` or ``push`` against ``remote`` in the current repository."""
+    from auditpipe.ledger import sync
+    from auditpipe.workspace import Workspace
+
+    action = sync.pull if verb == "pull" else sync.push
+    return action(Workspace.discover(), remote, progress=None if quiet else _progress)
+
+
 def _progress(done: int, total: int) -> None:
     if err.is_terminal:
         err.print(f"verifying {done}/{total} entries", end="\n" if done == total else "\r")
@@ -58,10 +67,7 @@ def pull(remote: str = "origin", /, *, json: bool = False) -> int:
     json
         Print machine-readable output.
     """
-    from auditpipe.ledger import sync
-    from auditpipe.workspace import Workspace
-
-    result = sync.pull(Workspace.discover(), remote, progress=None if json else _progress)
+    result = _sync("pull", remote, json)
     if json:
         print_json(_as_json(result))
     elif result.remote_head is None:
@@ -92,10 +98,7 @@ def push(remote: str = "origin", /, *, json: bool = False) -> int:
     json
         Print machine-readable output.
     """
-    from auditpipe.ledger import sync
-    from auditpipe.workspace import Workspace
-
-    result = sync.push(Workspace.discover(), remote, progress=None if json else _progress)
+    result = _sync("push", remote, json)
     if json:
         print_json(_as_json(result))
     elif result.sent == 0:
