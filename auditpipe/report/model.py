@@ -258,7 +258,7 @@ def _signer(node: RunNode, entry: Entry | None, root: Path) -> SignerView:
 
 
 def _tlog(entry: Entry) -> str:
-    from auditpipe.signing.sigstore import tlog_summary
+    from auditpipe.signing.sigstore_verify import tlog_summary
 
     summary = tlog_summary(entry.bundle)
     if summary is None:

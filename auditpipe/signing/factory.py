@@ -40,9 +40,9 @@ from auditpipe.signing.sigstore import (
     IDENTITY_TOKEN_ENV,
     TRUST_CONFIG_FILE,
     SigstoreSigner,
-    SigstoreVerifier,
     ambient_token,
 )
+from auditpipe.signing.sigstore_verify import SigstoreVerifier
 from auditpipe.workspace import Workspace
 
 KEY_ENV = "AUDITPIPE_KEY"

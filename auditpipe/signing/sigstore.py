@@ -11,8 +11,8 @@ Which sigstore instance: ``policies/sigstore-trust.json`` when the project has
 one (a ``ClientTrustConfig``: trusted root + signing config, as ``sigstore
 --trust-config`` takes; a bare ``TrustedRoot`` is enough for verifying),
 otherwise the public-good instance (verification uses the trusted root shipped
-with sigstore-python, offline). sigstore is imported only when a keyless
-signature is made or checked.
+with sigstore-python, offline). Verification lives in ``sigstore_verify``. sigstore is imported only
+when a keyless signature is made or checked.
 """
 
 from __future__ import annotations
@@ -23,31 +23,26 @@ import functools
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from auditpipe.errors import ConfigError, SigningError, VerificationFailed
+from auditpipe.errors import ConfigError, SigningError
 from auditpipe.manifest.canonical import IN_TOTO_PAYLOAD_TYPE
-from auditpipe.signing.bundle import EntryBundle, parse_bundle
+from auditpipe.signing.bundle import parse_bundle
 from auditpipe.signing.identities import (
-    TrustedIdentity,
-    certificate_identity,
     identity_of_certificate,
 )
-from auditpipe.signing.interface import Signer, SignerIdentity, Verifier
+from auditpipe.signing.interface import Signer, SignerIdentity
 
 if TYPE_CHECKING:
     from sigstore.dsse import Statement
     from sigstore.models import Bundle, ClientTrustConfig, TrustedRoot
     from sigstore.sign import Signer as SigstoreSession
     from sigstore.sign import SigningContext
-    from sigstore.verify import Verifier as SigstoreVerifierImpl
-    from sigstore.verify.policy import VerificationPolicy
 
 TRUST_CONFIG_FILE = Path("policies") / "sigstore-trust.json"
 IDENTITY_TOKEN_ENV = "AUDITPIPE_IDENTITY_TOKEN"
-PUBLIC_REKOR_LOG_ID = "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
 _RENEW_MARGIN = dt.timedelta(seconds=30)
 
 NO_CREDENTIAL_HINT = (
@@ -58,7 +53,7 @@ NO_CREDENTIAL_HINT = (
 
 
 @functools.cache
-def _quiet_sigstore() -> None:
+def quiet_sigstore() -> None:
     # sigstore logs warnings (e.g. "TUF repository is loaded in offline mode")
     # that Python would print to stderr when the application configures no logging.
     logging.getLogger("sigstore").addHandler(logging.NullHandler())
@@ -67,7 +62,7 @@ def _quiet_sigstore() -> None:
 def ambient_token() -> str | None:
     """An ambient OIDC token for audience ``sigstore`` (GitHub Actions, GitLab CI,
     Buildkite, CircleCI, Google Cloud), or None outside such an environment."""
-    _quiet_sigstore()
+    quiet_sigstore()
     from sigstore.oidc import IdentityError, detect_credential
 
     try:
@@ -93,7 +88,7 @@ class SigstoreSigner(Signer):
     ) -> None:
         """``token``: an identity token to use; with ``ambient`` (or without a token) the
         CI's ambient credential is fetched whenever a fresh token is needed."""
-        _quiet_sigstore()
+        quiet_sigstore()
         self._token = token  # kept when given; an ambient one is used once, then re-fetched
         self._ambient = ambient or token is None
         self._context = _signing_context(trust_config)
@@ -155,7 +150,7 @@ class SigstoreSigner(Signer):
         try:
             token = IdentityToken(raw)
         except IdentityError as exc:
-            problem = _cause(exc)
+            problem = describe_cause(exc)
             if "validity period" in problem:
                 problem = "it has expired (or is not valid yet)"
             raise SigningError(
@@ -222,7 +217,7 @@ def _service_errors(doing: str) -> Iterator[None]:
         yield
     except requests.RequestException as exc:
         raise SigningError(
-            f"cannot reach the sigstore service while {doing}: {_cause(exc)}",
+            f"cannot reach the sigstore service while {doing}: {describe_cause(exc)}",
             hint="check the network; the services come from policies/sigstore-trust.json, "
             "or are sigstore's public instance when the project has none",
         ) from exc
@@ -235,12 +230,12 @@ def _service_errors(doing: str) -> Iterator[None]:
     except RekorClientError as exc:
         raise SigningError(f"Rekor refused the transparency-log entry: {exc}") from exc
     except SigstoreError as exc:
-        raise SigningError(f"sigstore failed while {doing}: {_cause(exc)}") from exc
+        raise SigningError(f"sigstore failed while {doing}: {describe_cause(exc)}") from exc
     except (KeyError, ValueError) as exc:
         raise SigningError(f"unexpected answer from the sigstore service while {doing}") from exc
 
 
-def _cause(exc: BaseException) -> str:
+def describe_cause(exc: BaseException) -> str:
     text = str(exc).strip()
     inner = exc.__cause__
     if inner is not None and str(inner).strip():
@@ -257,7 +252,7 @@ def _signing_context(trust_config: Path | None) -> SigningContext:
         with _service_errors("updating sigstore's trust root (TUF)"):
             config = ClientTrustConfig.production()
     else:
-        config, _root = _read_trust(trust_config)
+        config, _root = read_trust(trust_config)
         if config is None:
             raise ConfigError(
                 "is a TrustedRoot; signing also needs the instance's signing config",
@@ -272,7 +267,7 @@ def _signing_context(trust_config: Path | None) -> SigningContext:
         ) from exc
 
 
-def _read_trust(path: Path) -> tuple[ClientTrustConfig | None, TrustedRoot]:
+def read_trust(path: Path) -> tuple[ClientTrustConfig | None, TrustedRoot]:
     """A ClientTrustConfig (with its trusted root) or a bare TrustedRoot, from JSON."""
     from sigstore.models import ClientTrustConfig, TrustedRoot
 
@@ -291,139 +286,6 @@ def _read_trust(path: Path) -> tuple[ClientTrustConfig | None, TrustedRoot]:
     except FileNotFoundError as exc:
         raise ConfigError("sigstore trust config not found", path=path, hint=hint) from exc
     except Exception as exc:  # JSON, pydantic and sigstore errors alike mean a bad file
-        problem = f"invalid sigstore trust config: {_cause(exc)}"
+        problem = f"invalid sigstore trust config: {describe_cause(exc)}"
         raise ConfigError(problem, path=path, hint=hint) from exc
     raise ConfigError("unknown mediaType for a sigstore trust config", path=path, hint=hint)
-
-
-class SigstoreVerifier(Verifier):
-    """Accepts keyless bundles whose certificate names a trusted identity + issuer.
-
-    An empty identity list trusts no keyless signature: there is no "any valid
-    certificate" mode. Verification is offline (the bundle carries the Rekor
-    inclusion proof, checkpoint and signed entry timestamp).
-    """
-
-    def __init__(
-        self, identities: Iterable[TrustedIdentity], trust_config: Path | None = None
-    ) -> None:
-        self.identities = tuple(identities)
-        self._trust_config = trust_config
-        self._impl: SigstoreVerifierImpl | None = None
-
-    def verify(self, bundle: EntryBundle) -> SignerIdentity:
-        if bundle.payload_type != IN_TOTO_PAYLOAD_TYPE:
-            raise VerificationFailed(
-                f"payloadType is {bundle.payload_type!r}, expected {IN_TOTO_PAYLOAD_TYPE!r}"
-            )
-        claimed = certificate_identity(bundle)
-        if claimed is None:
-            raise VerificationFailed("bundle carries no signing certificate (not keyless)")
-        who = claimed.describe()
-        if not self.identities:
-            raise VerificationFailed(
-                f"keyless signature by {who}, but no sigstore identity is trusted "
-                "(policies/identities.yaml or the policy's trust.identities)"
-            )
-        _quiet_sigstore()
-        from sigstore.models import Bundle
-        from sigstore.verify.policy import AnyOf
-
-        try:
-            parsed = Bundle.from_json(bundle.raw)
-        except Exception as exc:  # any parse failure means: not a usable keyless bundle
-            raise VerificationFailed(f"keyless bundle of {who} is invalid: {_cause(exc)}") from exc
-        cert = parsed.signing_certificate
-        accepted = [p for p in map(_policy, self.identities) if _accepts(p, cert)]
-        if not accepted:
-            raise VerificationFailed(
-                f"signed by {who}, which is not a trusted identity "
-                f"(trusted: {'; '.join(i.describe() for i in self.identities)})"
-            )
-        verifier = self._verifier()
-        try:
-            payload_type, payload = verifier.verify_dsse(parsed, AnyOf(accepted))
-        except Exception as exc:  # hostile input must fail verification, never crash
-            raise VerificationFailed(
-                f"keyless signature by {who} does not verify: {_cause(exc)}"
-            ) from exc
-        if payload_type != IN_TOTO_PAYLOAD_TYPE or payload != bundle.payload:
-            raise VerificationFailed(f"verified DSSE payload of {who} is not the entry's payload")
-        return identity_of_certificate(cert)
-
-    def _verifier(self) -> SigstoreVerifierImpl:
-        if self._impl is None:
-            from sigstore.models import ClientTrustConfig
-            from sigstore.verify import Verifier as Impl
-
-            if self._trust_config is not None:
-                root = _read_trust(self._trust_config)[1]
-            else:
-                try:
-                    root = ClientTrustConfig.production(offline=True).trusted_root
-                except Exception as exc:
-                    raise ConfigError(
-                        f"cannot load sigstore's public trusted root: {_cause(exc)}",
-                        hint="check that the sigstore cache directory is writable",
-                    ) from exc
-            try:
-                self._impl = Impl(trusted_root=root)
-            except Exception as exc:
-                raise ConfigError(
-                    f"unusable sigstore trusted root: {_cause(exc)}",
-                    path=self._trust_config or "sigstore",
-                ) from exc
-        return self._impl
-
-
-def _policy(identity: TrustedIdentity) -> VerificationPolicy:
-    from sigstore.verify import policy
-
-    checks: list[VerificationPolicy] = [
-        policy.Identity(identity=identity.identity, issuer=identity.issuer)
-    ]
-    if identity.repository:
-        checks.append(policy.GitHubWorkflowRepository(identity.repository))
-    if identity.ref:
-        checks.append(policy.GitHubWorkflowRef(identity.ref))
-    return policy.AllOf(checks)
-
-
-def _accepts(rule: VerificationPolicy, cert: Any) -> bool:
-    """The identity pre-check, for a clear "not trusted" message; verify_dsse re-checks."""
-    try:
-        rule.verify(cert)
-    except Exception:  # a policy mismatch or a certificate missing the extension
-        return False
-    return True
-
-
-def tlog_summary(bundle: EntryBundle) -> dict[str, Any] | None:
-    """The transparency-log entry a keyless bundle records (None for key bundles).
-
-    ``logIndex``, ``integratedTime`` (Unix seconds) and ``integratedAt``
-    (RFC 3339), ``logId`` (hex), ``kind`` and the inclusion proof's ``treeSize``;
-    ``url`` on sigstore's public search when the entry is in the public Rekor.
-    As written in the bundle: show it for entries that passed verification.
-    """
-    entries = bundle.model.verification_material.tlog_entries
-    if not entries:
-        return None
-    entry = entries[0]
-    log_id = bytes(entry.log_id.key_id).hex()
-    when = entry.integrated_time
-    summary: dict[str, Any] = {
-        "logIndex": entry.log_index,
-        "integratedTime": when,
-        "integratedAt": (
-            dt.datetime.fromtimestamp(when, dt.UTC).isoformat().replace("+00:00", "Z")
-            if when
-            else None
-        ),
-        "logId": log_id,
-        "kind": f"{entry.kind_version.kind}/{entry.kind_version.version}",
-        "treeSize": entry.inclusion_proof.tree_size,
-    }
-    if log_id == PUBLIC_REKOR_LOG_ID:
-        summary["url"] = f"https://search.sigstore.dev/?logIndex={entry.log_index}"
-    return summary

@@ -320,7 +320,7 @@ def test_public_instance_round_trip(project: Project, cli: Cli) -> None:
     """The real Fulcio and Rekor: sign keyless, then verify offline with the shipped root."""
     from auditpipe.signing.factory import signer_for
     from auditpipe.signing.identities import TrustedIdentity
-    from auditpipe.signing.sigstore import SigstoreVerifier, tlog_summary
+    from auditpipe.signing.sigstore_verify import SigstoreVerifier, tlog_summary
 
     signer = signer_for(Workspace.discover(project.root), signer="sigstore")
     who = signer.identity

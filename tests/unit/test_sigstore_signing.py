@@ -19,7 +19,8 @@ from auditpipe.manifest.canonical import canonical_bytes, entry_id
 from auditpipe.signing.bundle import parse_bundle
 from auditpipe.signing.identities import GITHUB_ISSUER, TrustedIdentity, load_identities
 from auditpipe.signing.local import LocalSigner
-from auditpipe.signing.sigstore import SigstoreSigner, SigstoreVerifier, tlog_summary
+from auditpipe.signing.sigstore import SigstoreSigner
+from auditpipe.signing.sigstore_verify import SigstoreVerifier, tlog_summary
 from tests.sigstore_fake import FakeSigstore
 
 WORKFLOW = "https://github.com/acme/models/.github/workflows/train.yml@refs/heads/main"
