@@ -15,7 +15,6 @@ spec produces: :func:`normalize_path` lives here, beside :func:`is_within`.
 from __future__ import annotations
 
 import bisect
-import difflib
 import heapq
 import posixpath
 import re
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from auditpipe.errors import ConfigError
 from auditpipe.pipeline.yamlpos import display_path
+from auditpipe.suggest import did_you_mean
 
 if TYPE_CHECKING:  # the spec imports this module to validate what it loads
     from auditpipe.pipeline.spec import PipelineSpec, StageSpec
@@ -177,10 +177,9 @@ class Dag:
 
     def _known(self, stage: str) -> str:
         if stage not in self._stages:
-            close = difflib.get_close_matches(stage, list(self._stages), n=1)
             raise ConfigError(
                 f"unknown stage {stage!r} in {self._where}",
-                hint=f"did you mean {close[0]!r}?" if close else "run `auditpipe dag` to list them",
+                hint=did_you_mean(stage, self._stages) or "run `auditpipe dag` to list them",
             )
         return stage
 

@@ -12,7 +12,6 @@ names the file and line. Callers never see ``yaml.YAMLError``. Data files
 from __future__ import annotations
 
 import datetime
-import difflib
 import re
 import tomllib
 from collections.abc import Sequence
@@ -24,6 +23,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from auditpipe.errors import ConfigError
+from auditpipe.suggest import did_you_mean
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 MAX_VALUES = 1_000_000  # in one data file, counting values reached through aliases
@@ -70,18 +70,7 @@ def compose(text: str, *, where: str) -> Node | None:
         if node is not None:
             _check_duplicates(node, where, set())
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        source = text.splitlines()[line - 1] if line and line <= len(text.splitlines()) else ""
-        raise ConfigError(
-            f"invalid YAML: {exc.problem or exc.context or 'syntax error'}",
-            path=where,
-            line=line,
-            # "[a-${item}]" is the classic trap: '{' is a flow indicator inside [ ].
-            hint="quote values containing ${...}: ['model-${item}.pkl']"
-            if "${" in source
-            else "fix the syntax at the line shown",
-        ) from exc
+        raise _syntax_error(exc, text, where) from exc
     except yaml.reader.ReaderError as exc:
         raise ConfigError(
             f"invalid YAML: {exc.reason} (character {_char(exc.character)})",
@@ -94,6 +83,58 @@ def compose(text: str, *, where: str) -> Node | None:
     except yaml.YAMLError as exc:
         raise ConfigError(f"invalid YAML: {exc}", path=where) from exc
     return node
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str, where: str) -> ConfigError:
+    """A YAML syntax error at the line of the construct being parsed.
+
+    PyYAML notices a missing ``:`` or an unclosed quote or bracket only on a later
+    line (the problem mark); the construct it was reading (the context mark) is
+    where the mistake is. Other contexts (a block mapping's first line, the first
+    of two documents) may be far above, so there the problem line is the better guess.
+    """
+    lines = text.splitlines()
+    context, problem = exc.context_mark, exc.problem_mark
+    item = ("while scanning", "while parsing a flow")  # one construct, opened at the context
+    use_context = context is not None and (exc.context or "").startswith(item)
+    mark = context if use_context else (problem or context)
+    line = mark.line + 1 if mark is not None else None
+    unfinished = _unfinished_key(lines, problem.line) if context is None and problem else None
+    line = unfinished or line
+    message = f"invalid YAML: {exc.problem or exc.context or 'syntax error'}"
+    if use_context and exc.context:
+        message += f" ({exc.context})"
+    shown = [n for n in (line, problem.line + 1 if problem else None) if n and n <= len(lines)]
+    if problem is not None and line is not None and problem.line + 1 != line:
+        noticed = problem.line + 1
+        source = f": {lines[noticed - 1].strip()}" if noticed <= len(lines) else ""
+        message += f"; noticed at line {noticed}{source}"
+    return ConfigError(
+        message,
+        path=where,
+        line=line,
+        # "[a-${item}]" is the classic trap: '{' is a flow indicator inside [ ].
+        hint="quote values containing ${...}: ['model-${item}.pkl']"
+        if any("${" in lines[n - 1] for n in shown)
+        else "add the ':' after the key on the line shown"
+        if unfinished or "expected ':'" in (exc.problem or "")
+        else "fix the syntax at the line shown",
+    )
+
+
+def _unfinished_key(lines: list[str], problem: int) -> int | None:
+    """The 1-based line of a key missing its ``:``, when the ``:`` PyYAML choked on
+    (line ``problem``, 0-based) ends a plain scalar that began on an earlier line."""
+    current = lines[problem] if problem < len(lines) else ""
+    indent = len(current) - len(current.lstrip(" "))
+    for above in range(problem - 1, -1, -1):
+        text = lines[above]
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        same = len(text) - len(text.lstrip(" ")) == indent
+        plain = ":" not in text and not text.lstrip().startswith(("-", "[", "{", '"', "'"))
+        return above + 1 if same and plain else None
+    return None
 
 
 def _fast_compose(text: str) -> Node | None:
@@ -269,11 +310,10 @@ class NodeReader:
         found: dict[str, tuple[Node, Node]] = {}
         for key, key_node, value_node in self.items(node, what):
             if key not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
                 raise self.fail(
                     key_node,
                     f"unknown key {key!r} in {what}; allowed: {', '.join(allowed)}",
-                    hint=f"did you mean {close[0]!r}?" if close else None,
+                    hint=did_you_mean(key, allowed),
                 )
             if not is_null(value_node):
                 found[key] = (key_node, value_node)

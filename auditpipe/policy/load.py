@@ -18,6 +18,9 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 from auditpipe.errors import ConfigError
 from auditpipe.pipeline.yamlpos import compose, construct, decode, display_path, line_of
 from auditpipe.policy.model import BUILTIN_RULES, Policy, Rule, rule_from
+from auditpipe.suggest import did_you_mean
+
+RULE_KINDS = (*BUILTIN_RULES, "metric", "no_regression", "cel")
 
 
 @dataclass(frozen=True)
@@ -60,22 +63,29 @@ def load_policy(path: Path) -> LoadedPolicy:
             rule = rule_from(value)
         except ValueError as exc:
             raise ConfigError(str(exc), path=where, line=line) from None
-        if rule["kind"] not in (*BUILTIN_RULES, "metric", "no_regression", "cel"):
-            raise ConfigError(
-                f"unknown rule {rule['kind']!r}",
-                path=where,
-                line=line,
-                hint=f"use one of {', '.join(BUILTIN_RULES)}, metric, no_regression, cel",
-            )
+        if rule["kind"] not in RULE_KINDS:
+            raise _unknown_rule(rule["kind"], where, line)
         rules.append({**rule, "line": line})
     try:
         policy = Policy.model_validate({**raw, "rules": rules})
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        # An unknown key explains the "field required" beside it (a typo), so it goes first.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = list(first["loc"])
         line = _line_at(node, loc) if loc[:1] != ["rules"] else rules[int(loc[1])]["line"]
         field = ".".join(str(p) for p in loc)
-        raise ConfigError(f"{field}: {first['msg']}", path=where, line=line) from None
+        if first["type"] == "extra_forbidden":
+            allowed = _fields_at(loc[:-1])
+            raise ConfigError(
+                f"unknown key {loc[-1]!r} in {'.'.join(map(str, loc[:-1])) or 'the policy'}; "
+                f"allowed: {', '.join(allowed)}",
+                path=where,
+                line=line,
+                hint=did_you_mean(str(loc[-1]), allowed),
+            ) from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{field}: {message}", path=where, line=line) from None
     if not policy.rules and not policy.require.stages:
         raise ConfigError(
             "the policy has no rules and requires nothing",
@@ -105,6 +115,48 @@ def compile_cel(rule: Rule, where: str) -> Any:
             line=rule.line,
             hint="see https://github.com/google/cel-spec for the syntax",
         ) from None
+
+
+def _unknown_rule(kind: str, where: str, line: int) -> ConfigError:
+    """An unknown rule name; the policy's top-level keys get told where they belong."""
+    if kind in Policy.model_fields and kind != "rules":
+        example = {
+            "require": "require: {stages: [prepare, train]}",
+            "trust": "trust: {keys: [KEYID]}",
+            "artifacts": 'artifacts: ["models/model.pkl"]',
+        }.get(kind, f"{kind}: ...")
+        return ConfigError(
+            f"{kind!r} is not a rule: it is a top-level key of the policy",
+            path=where,
+            line=line,
+            hint=f"move it out of `rules:` to the top level, e.g. `{example}`",
+        )
+    return ConfigError(
+        f"unknown rule {kind!r}",
+        path=where,
+        line=line,
+        hint=did_you_mean(kind, RULE_KINDS) or f"use one of {', '.join(RULE_KINDS)}",
+    )
+
+
+def _fields_at(loc: list[Any]) -> list[str]:
+    """The keys the policy model accepts at ``loc`` (a pydantic error location)."""
+    from pydantic import BaseModel
+
+    model: Any = Policy
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part)) if isinstance(model, type) else None
+        if field is None:
+            return []
+        kinds = [field.annotation, *getattr(field.annotation, "__args__", ())]
+        kinds += [a for k in kinds for a in getattr(k, "__args__", ())]
+        model = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
+        if model is None:
+            return []
+    names = list(model.model_fields) if isinstance(model, type) else []
+    return [n for n in names if not (model is Rule and n in ("kind", "line"))]
 
 
 def _child(node: Node, key: str) -> Node | None:

@@ -387,7 +387,7 @@ def test_params_alias_bomb_is_refused(tmp_path: Path) -> None:
     ("text", "line", "phrase"),
     [
         ("a: 1\na: 2\n", 2, "duplicate key 'a'"),
-        ("a: [1\n", 2, "invalid YAML"),
+        ("a: [1\n", 1, "invalid YAML"),  # the unclosed [ is on line 1
         ("- 1\n- 2\n", 1, "must be a mapping"),
     ],
 )
