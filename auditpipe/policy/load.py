@@ -143,19 +143,17 @@ def _fields_at(loc: list[Any]) -> list[str]:
     """The keys the policy model accepts at ``loc`` (a pydantic error location)."""
     from pydantic import BaseModel
 
-    model: Any = Policy
+    model: type[BaseModel] | None = Policy
     for part in loc:
         if isinstance(part, int):
             continue
-        field = model.model_fields.get(str(part)) if isinstance(model, type) else None
+        field = model.model_fields.get(str(part)) if model is not None else None
         if field is None:
             return []
-        kinds = [field.annotation, *getattr(field.annotation, "__args__", ())]
+        kinds: list[Any] = [field.annotation, *getattr(field.annotation, "__args__", ())]
         kinds += [a for k in kinds for a in getattr(k, "__args__", ())]
         model = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
-        if model is None:
-            return []
-    names = list(model.model_fields) if isinstance(model, type) else []
+    names = list(model.model_fields) if model is not None else []
     return [n for n in names if not (model is Rule and n in ("kind", "line"))]
 
 
