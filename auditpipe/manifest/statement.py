@@ -54,8 +54,16 @@ class Statement(WireModel):
 
 
 def _describe(exc: ValidationError) -> str:
+    return describe_validation(exc, "statement")
+
+
+def describe_validation(exc: ValidationError, default: str = "value") -> str:
+    """The first problem in plain words: ``field: message``, without pydantic's
+    ``Value error,`` prefix; our own validators' messages name the field already."""
     first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "statement"
+    if first["type"] == "value_error":
+        return str(first["msg"]).removeprefix("Value error, ")
+    where = ".".join(str(p) for p in first["loc"]) or default
     return f"{where}: {first['msg']}"
 
 

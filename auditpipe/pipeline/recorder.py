@@ -123,9 +123,9 @@ def build(ledger: Ledger, run: RunFacts) -> SignedStatement:
             runner=facts.runner(),
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ManifestError(f"cannot record stage {run.stage!r}: {where}: {first['msg']}") from exc
+        from auditpipe.manifest.statement import describe_validation
+
+        raise ManifestError(f"cannot record stage {run.stage!r}: {describe_validation(exc)}") from exc
     subjects = [Subject(name=p.name, digest={"sha256": p.digest.sha256}) for p in products]
     return build_statement(subjects, predicate)
 

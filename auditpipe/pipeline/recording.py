@@ -107,9 +107,9 @@ def stage_run_statement(
             runner=facts.runner(),
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ManifestError(f"cannot record stage {stage!r}: {where}: {first['msg']}") from exc
+        from auditpipe.manifest.statement import describe_validation
+
+        raise ManifestError(f"cannot record stage {stage!r}: {describe_validation(exc)}") from exc
     subjects = (
         [Subject(name=p.name, digest={"sha256": p.digest.sha256}) for p in products]
         if status == "succeeded"

@@ -37,3 +37,28 @@ def test_verify_piped_to_a_file_keeps_every_line_whole(project: Project, cli: Cl
     problem = next(line for line in lines if "source data changed since it was" in line)
     assert problem.rstrip().endswith(")"), problem  # the digests are whole
     assert all(line == line.rstrip() for line in lines)  # and lines are not padded
+
+
+# -- 7. messages in plain words ----------------------------------------------------------
+
+
+def test_secret_param_refusal_has_no_validation_library_prefix(project: Project, cli: Cli) -> None:
+    result = cli("record", "--stage", "train", "--cmd", "x", "--param", "api_token=abc")
+    assert result.code == 2, result.err
+    assert "param 'api_token' looks like a secret" in result.err
+    assert "Value error" not in result.err
+    assert "params: " not in result.err
+
+
+def test_missing_metric_reason_reads_as_english(project: Project, cli: Cli) -> None:
+    project.gen({"models/model.pkl": b"model"})
+    record(project, cli, "--stage", "evaluate", "--cmd", "x", "--out", "models/model.pkl")
+    project.gen(
+        {
+            "policies/p.yaml": "version: 1\nname: p\nrules:\n"
+            "  - metric: {stage: evaluate, name: auc, min: 0.5}\n"
+        }
+    )
+    result = cli("gate", "--policy", "policies/p.yaml", "models/model.pkl")
+    assert result.code == 1, result.err
+    assert "no metric auc in the evaluate run" in result.out
