@@ -214,6 +214,8 @@ def status(stages: list[str] | None = None, /, *, json: bool = False) -> int:
     if json:
         print_json(rows)
         return 0
+    if not rows:
+        out.print("no stages yet: auditpipe.yaml has a commented example to start from")
     for row in rows:
         if row["upToDate"]:
             out.print(f"{escape(row['stage'])}: up to date (run {row['run'][:12]})")

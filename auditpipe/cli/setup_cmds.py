@@ -24,8 +24,25 @@ app.command(keys_app)
 
 STARTER_PIPELINE = """\
 # auditpipe pipeline: each stage's runs are signed into the ledger branch.
-# See the README ("auditpipe.yaml") for every field.
-stages: {}
+# See the README ("The pipeline: auditpipe.yaml") for every field.
+# Remove the leading "# " of the example below, adapt it, then `auditpipe run`.
+#
+# params: params.yaml             # the values stages read (YAML, JSON or TOML)
+stages:
+  # prepare:
+  #   cmd: python src/prepare.py
+  #   deps: [src/prepare.py, data/raw/data.csv]
+  #   params: [prepare.seed]      # dotted keys, or a whole section: [prepare]
+  #   outs: [data/prepared/train.parquet]
+  #   validate:                   # data file -> Great Expectations suite, run after cmd;
+  #                               # a failing suite stops the line. Draft one from data:
+  #                               # auditpipe suite init data/prepared/train.parquet -o expectations/train.json
+  #     data/prepared/train.parquet: expectations/train.json
+  # train:
+  #   cmd: python src/train.py
+  #   deps: [src/train.py, data/prepared/train.parquet]
+  #   outs: [models/model.pkl]
+  #   metrics: [metrics/train.json]
 """
 
 

@@ -5,6 +5,7 @@ what to write instead. Run through the real CLI in a real repository."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from tests.conftest import Project, Result
 
@@ -93,3 +94,36 @@ def test_unclosed_quote_points_at_where_it_opened(project: Project, cli: Cli) ->
     project.gen({"auditpipe.yaml": 'stages:\n  a:\n    cmd: "echo\n    deps: [x]\n\n'})
     err = bad_input(cli("status"))
     assert "auditpipe.yaml:3: invalid YAML" in err
+
+
+# -- 4. `init` writes a starter a user can go from ---------------------------------------
+
+
+def test_init_writes_a_commented_example_that_runs_once_uncommented(
+    bare_repo: Project, cli: Cli
+) -> None:
+    result = cli("init")
+    assert result.code == 0, result.err
+    assert "wrote policies/default.yaml" in result.out
+    text = (bare_repo.root / "auditpipe.yaml").read_text()
+    assert "validate:" in text and "suite init" in text
+    status = cli("status")
+    assert status.code == 0, status.err
+    assert "no stages yet" in status.out
+    uncommented = "\n".join(
+        line.replace("# ", "", 1) if line.startswith(("# params:", "  # ")) else line
+        for line in text.splitlines()
+    )
+    bare_repo.gen({"auditpipe.yaml": uncommented, "params.yaml": "prepare: {seed: 1}\n"})
+    shown = cli("dag", "--format", "json")
+    assert shown.code == 0, shown.err
+    assert '"prepare"' in shown.out and '"train"' in shown.out
+
+
+def test_readme_init_sample_lists_what_init_writes(bare_repo: Project, cli: Cli) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    sample = readme.split("$ auditpipe init\n", 1)[1].split("```", 1)[0]
+    said = [line.split(" ", 1)[0] + " " + line.split(" ")[1] for line in cli("init").out.splitlines()]
+    for words in said:
+        assert words in sample, (words, sample)
+    assert "wrote policies/default.yaml" in sample
