@@ -164,7 +164,7 @@ class Planner:
         for suite, digest in suites.items():
             if suite in old_suites and old_suites[suite] != digest:
                 reasons.append(f"validation suite {suite} changed")
-        return reasons or ["stage definition changed (command, outputs or options)"]
+        return reasons or _definition_reasons(stage, run)
 
 
 def stage_key(
@@ -198,6 +198,33 @@ def _output_reasons(
             reasons.append(f"output {path} missing")
         elif recorded.get(path) != fp.sha256:
             reasons.append(f"output {path} modified since run {entry.id[:12]}")
+    return reasons
+
+
+def _definition_reasons(stage: StageSpec, run: StageRun) -> list[str]:
+    """What in the stage's definition differs from what its latest run recorded.
+
+    A run records its command, its products and its gates; the options it does
+    not record (``wdir``, ``env``, ``content``) are named together when nothing
+    recorded explains the change.
+    """
+    reasons = []
+    if run.command is not None and run.command != stage.cmd:
+        reasons.append(f"command changed: {run.command!r} -> {stage.cmd!r}")
+    made = {p.name for p in run.products}
+    for path in stage.all_outputs:
+        if path not in made:
+            reasons.append(f"new output {path}")
+    for path in sorted(made - set(stage.all_outputs)):
+        reasons.append(f"output {path} removed")
+    gates = {(v.data, v.suite_path) for v in run.validations}
+    for data, suite in stage.validate:
+        if (data, suite) not in gates:
+            reasons.append(f"validate: added {data} -> {suite}")
+    for data, suite in sorted(gates - set(stage.validate)):
+        reasons.append(f"validate: removed {data} -> {suite}")
+    if not reasons:
+        reasons.append("stage definition changed: wdir, env or content (not recorded in runs)")
     return reasons
 
 

@@ -1,0 +1,68 @@
+"""First-hour frictions around a pipeline (issue 16, items 5, 6, 8, 11): what
+`status`, `gate`, a failed data gate and `diff` tell a new user, on a real
+repository with real runs signed into its ledger."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Callable
+
+from tests.conftest import Project, Result
+
+Cli = Callable[..., Result]
+PY = shlex.quote(sys.executable)
+
+STEP = """\
+import pathlib, sys, yaml
+params = yaml.safe_load(open("params.yaml"))
+for out in sys.argv[1:]:
+    pathlib.Path(out).parent.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(out).write_text(f"{out} {params}\\n")
+"""
+
+
+def pipeline(extra_prepare: str = "", cmd_suffix: str = "") -> str:
+    return f"""\
+params: params.yaml
+stages:
+  prepare:
+    cmd: {PY} step.py data/train.csv{cmd_suffix}
+    deps: [step.py]
+    params: [prepare.seed]
+    outs: [data/train.csv]
+{extra_prepare}  train:
+    cmd: {PY} step.py models/model.pkl
+    deps: [step.py, data/train.csv]
+    params: [train]
+    outs: [models/model.pkl]
+"""
+
+
+def setup(project: Project, cli: Cli) -> None:
+    project.gen(
+        {
+            "auditpipe.yaml": pipeline(),
+            "params.yaml": "prepare: {seed: 1}\ntrain: {n: 10}\n",
+            "step.py": STEP,
+            ".gitignore": "data/\nmodels/\n",
+        }
+    )
+    project.commit("pipeline")
+    result = cli("run")
+    assert result.code == 0, result.err
+
+
+# -- 8. status names what in the stage definition changed --------------------------------
+
+
+def test_status_names_an_added_gate_and_a_changed_command(project: Project, cli: Cli) -> None:
+    setup(project, cli)
+    gate = "    validate:\n      data/train.csv: expectations/train.json\n"
+    project.gen({"auditpipe.yaml": pipeline(gate, cmd_suffix=" --again")})
+    result = cli("status")
+    assert result.code == 0, result.err
+    prepare = result.out.split("train:", 1)[0]
+    assert "validate: added data/train.csv -> expectations/train.json" in prepare
+    assert "command changed:" in prepare and "--again'" in prepare
+    assert "(command, outputs or options)" not in result.out
