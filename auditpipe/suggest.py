@@ -1,4 +1,4 @@
-""""Did you mean ...?": the closest valid name to a mistyped one.
+""" "Did you mean ...?": the closest valid name to a mistyped one.
 
 Ranks candidates by optimal-string-alignment distance (Damerau-Levenshtein where
 no substring is edited twice), so a transposition (``dpes`` -> ``deps``) counts

@@ -35,8 +35,8 @@ stages:
   #   params: [prepare.seed]      # dotted keys, or a whole section: [prepare]
   #   outs: [data/prepared/train.parquet]
   #   validate:                   # data file -> Great Expectations suite, run after cmd;
-  #                               # a failing suite stops the line. Draft one from data:
-  #                               # auditpipe suite init data/prepared/train.parquet -o expectations/train.json
+  #                               # a failing suite stops the line. Draft a suite with
+  #                               # `auditpipe suite init DATA -o expectations/train.json`
   #     data/prepared/train.parquet: expectations/train.json
   # train:
   #   cmd: python src/train.py

@@ -125,7 +125,9 @@ def build(ledger: Ledger, run: RunFacts) -> SignedStatement:
     except ValidationError as exc:
         from auditpipe.manifest.statement import describe_validation
 
-        raise ManifestError(f"cannot record stage {run.stage!r}: {describe_validation(exc)}") from exc
+        raise ManifestError(
+            f"cannot record stage {run.stage!r}: {describe_validation(exc)}"
+        ) from exc
     subjects = [Subject(name=p.name, digest={"sha256": p.digest.sha256}) for p in products]
     return build_statement(subjects, predicate)
 

@@ -16,6 +16,7 @@ from auditpipe.errors import ConfigError
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.policy.engine import Decision, decide
 from auditpipe.policy.load import LoadedPolicy, load_policy
+from auditpipe.policy.scope import default_artifacts
 from auditpipe.policy.staleness import TreeState
 from auditpipe.policy.trust import policy_verifier
 from auditpipe.provenance.lineage import Lineage, current_digest, walk
@@ -43,16 +44,19 @@ def judge(
 ) -> list[tuple[Lineage, Decision]]:
     """The lineage of each artifact and the policy's decision on it.
 
-    ``artifacts`` defaults to the files the policy's ``artifacts`` globs match.
+    ``artifacts`` defaults to what the pipeline declares that the policy's
+    ``artifacts`` globs match (see :mod:`auditpipe.policy.scope`).
     """
     loaded = policy if isinstance(policy, LoadedPolicy) else load_policy(policy)
     workspace = ledger.workspace
-    paths = artifacts or governed(workspace.root, loaded.policy.artifacts)
+    paths = artifacts or default_artifacts(workspace.root, loaded.policy.artifacts)
     if not paths:
         raise ConfigError(
             "no artifacts to judge",
             path=str(loaded.path),
-            hint="name them on the command line or list globs under `artifacts:`",
+            hint="name them on the command line, or declare them in auditpipe.yaml "
+            "(`artifacts:`, or outputs of its final stages) matching the policy's "
+            "`artifacts:` globs",
         )
     verifier = policy_verifier(workspace, loaded.policy)
     tree = TreeState(workspace.root)
@@ -69,14 +73,6 @@ def judge(
                 )
         judged.append((lineage, decide(loaded, lineage, tree, baseline=baseline, base_ref=base)))
     return judged
-
-
-def governed(root: Path, globs: list[str]) -> list[str]:
-    """Files in the working tree that a policy's ``artifacts`` globs match."""
-    found: set[str] = set()
-    for pattern in globs:
-        found.update(p.relative_to(root).as_posix() for p in root.glob(pattern) if p.is_file())
-    return sorted(found)
 
 
 def digest_at(workspace: Workspace, ref: str, rel: str) -> str | None:

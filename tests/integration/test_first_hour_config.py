@@ -35,7 +35,10 @@ def test_require_under_rules_is_told_it_is_a_top_level_key(project: Project, cli
 
 def test_the_same_require_at_the_top_level_loads(project: Project, cli: Cli) -> None:
     project.gen(
-        {"policies/p.yaml": "version: 1\nname: p\nrequire: {stages: [train]}\nrules: [gates_passed]\n"}
+        {
+            "policies/p.yaml": "version: 1\nname: p\n"
+            + "require: {stages: [train]}\nrules: [gates_passed]\n"
+        }
     )
     result = cli("gate", "--policy", "policies/p.yaml", "src/train.py")
     assert result.code == 1, result.err  # denied (no run made it), not a config error
@@ -58,7 +61,10 @@ def test_policy_typos_suggest_the_keys_valid_at_that_place(project: Project, cli
     assert "policies/p.yaml:3: unknown key 'requier'" in err
     assert "did you mean 'require'?" in err
     project.gen(
-        {"policies/p.yaml": "version: 1\nname: p\nrules:\n  - metric: {stage: a, nmae: b, min: 1}\n"}
+        {
+            "policies/p.yaml": "version: 1\nname: p\nrules:\n"
+            + "  - metric: {stage: a, nmae: b, min: 1}\n"
+        }
     )
     err = bad_input(cli("gate", "--policy", "policies/p.yaml", "src/train.py"))
     assert "unknown key 'nmae' in rules.0.metric" in err
@@ -123,7 +129,9 @@ def test_init_writes_a_commented_example_that_runs_once_uncommented(
 def test_readme_init_sample_lists_what_init_writes(bare_repo: Project, cli: Cli) -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     sample = readme.split("$ auditpipe init\n", 1)[1].split("```", 1)[0]
-    said = [line.split(" ", 1)[0] + " " + line.split(" ")[1] for line in cli("init").out.splitlines()]
+    said = [
+        line.split(" ", 1)[0] + " " + line.split(" ")[1] for line in cli("init").out.splitlines()
+    ]
     for words in said:
         assert words in sample, (words, sample)
     assert "wrote policies/default.yaml" in sample

@@ -26,7 +26,9 @@ def record(project: Project, cli: Cli, *args: str) -> str:
 def test_verify_piped_to_a_file_keeps_every_line_whole(project: Project, cli: Cli) -> None:
     project.gen({DEEP: "a,b\n1,2\n", "models/model.pkl": b"model"})
     project.commit("data")
-    record(project, cli, "--stage", "train", "--cmd", "x", "--dep", DEEP, "--out", "models/model.pkl")
+    record(
+        project, cli, "--stage", "train", "--cmd", "x", "--dep", DEEP, "--out", "models/model.pkl"
+    )
     project.gen({DEEP: "a,b\n1,3\n"})  # the source changed: a long problem line
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     result = run_auditpipe(project.root, "verify", "models/model.pkl", env=env)

@@ -18,7 +18,8 @@ import pathlib, sys, yaml
 params = yaml.safe_load(open("params.yaml"))
 for out in sys.argv[1:]:
     pathlib.Path(out).parent.mkdir(parents=True, exist_ok=True)
-    pathlib.Path(out).write_text(f"{out} {params}\\n")
+    text = '{"accuracy": 0.9}' if out.endswith(".json") else f"{out} {params}"
+    pathlib.Path(out).write_text(text + "\\n")
 """
 
 
@@ -36,6 +37,10 @@ stages:
     deps: [step.py, data/train.csv]
     params: [train]
     outs: [models/model.pkl]
+  evaluate:
+    cmd: {PY} step.py metrics/evaluate.json
+    deps: [step.py, models/model.pkl]
+    metrics: [metrics/evaluate.json]
 """
 
 
@@ -45,7 +50,7 @@ def setup(project: Project, cli: Cli) -> None:
             "auditpipe.yaml": pipeline(),
             "params.yaml": "prepare: {seed: 1}\ntrain: {n: 10}\n",
             "step.py": STEP,
-            ".gitignore": "data/\nmodels/\n",
+            ".gitignore": "data/\nmodels/\nmetrics/\n",
         }
     )
     project.commit("pipeline")
@@ -66,3 +71,29 @@ def test_status_names_an_added_gate_and_a_changed_command(project: Project, cli:
     assert "validate: added data/train.csv -> expectations/train.json" in prepare
     assert "command changed:" in prepare and "--again'" in prepare
     assert "(command, outputs or options)" not in result.out
+
+
+# -- 5. with no paths, gate judges what the pipeline declares ----------------------------
+
+
+def test_gate_without_paths_ignores_a_model_made_by_hand(project: Project, cli: Cli) -> None:
+    setup(project, cli)
+    project.gen({"models/tree.pkl": b"made in a notebook, never recorded"})
+    result = cli("gate", "--policy", "policies/default.yaml")
+    assert result.code == 0, (result.out, result.err)
+    assert "ALLOW models/model.pkl" in result.out
+    assert "tree.pkl" not in result.out
+    named = cli("gate", "--policy", "policies/default.yaml", "models/tree.pkl")
+    assert named.code == 1  # judged when named, and denied: no signed run made it
+    assert "DENY models/tree.pkl" in named.out
+
+
+def test_gate_without_paths_uses_the_policys_globs_without_a_pipeline(
+    project: Project, cli: Cli
+) -> None:
+    project.gen({"models/model.pkl": b"m"})
+    recorded = cli("record", "--stage", "train", "--cmd", "x", "--out", "models/model.pkl")
+    assert recorded.code == 0, recorded.err
+    (project.root / "auditpipe.yaml").unlink()
+    result = cli("gate", "--policy", "policies/default.yaml")
+    assert "models/model.pkl" in result.out, result.err
