@@ -133,7 +133,9 @@ def gate(
     Parameters
     ----------
     artifacts
-        Files to judge as they are in the working tree (default: the policy's `artifacts` globs).
+        Files to judge as they are in the working tree (default: the artifacts the
+        pipeline declares, its `artifacts:` or final stages' outputs, that match
+        the policy's `artifacts` globs).
     policy
         The policy file, e.g. policies/default.yaml.
     base
