@@ -165,6 +165,7 @@ def run(
             force=force,
             keep_going=keep_going,
             dry_run=dry_run,
+            state_dir=workspace.state_dir,
         )
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:

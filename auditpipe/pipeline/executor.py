@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Literal, Protocol
 
 from auditpipe.errors import Error, GateError
@@ -110,8 +111,11 @@ class Executor:
         force: bool = False,
         keep_going: bool = False,
         dry_run: bool = False,
+        state_dir: os.PathLike[str] | str | None = None,
     ) -> None:
         self.dag, self.stages, self.planner = dag, stages, planner
+        # Where a gate_failed run's outputs are quarantined (None: left in place).
+        self.state_dir = None if state_dir is None else Path(state_dir)
         self.recorder, self.observer = recorder, observer
         self.root = os.fspath(root)
         self.jobs = max(1, jobs)
@@ -209,9 +213,23 @@ class Executor:
 
             outcome = "gate_failed"
             reasons = tuple(gate_summary(v) for v in failed_gates)
+            reasons += self._quarantine(stage, entry)
         return StageResult(
             stage.name, outcome, time.monotonic() - start, entry, execution.exit_code, reasons
         )
+
+    def _quarantine(self, stage: StageSpec, entry: str) -> tuple[str, ...]:
+        """Move a gate_failed run's outputs out of the tree; say where they went."""
+        if self.state_dir is None:
+            return ()
+        from auditpipe.pipeline.quarantine import quarantine, quarantine_dir
+
+        moved = quarantine(Path(self.root), self.state_dir, entry, stage.all_outputs)
+        if not moved:
+            return ()
+        where = quarantine_dir(self.state_dir, entry)
+        shown = os.path.relpath(where, self.root) if where.is_relative_to(self.root) else where
+        return (f"quarantined {', '.join(moved)} in {shown}/ (digests in run {entry[:12]})",)
 
     def _execute(self, stage: StageSpec) -> Execution:
         from auditpipe.pipeline.facts import now_rfc3339

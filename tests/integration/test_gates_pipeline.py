@@ -127,7 +127,8 @@ def test_failed_gate_is_signed_as_gate_failed_and_stops_downstream(
     assert [p["name"] for p in predicate["products"]] == ["data/wine.parquet"]
     (validation,) = predicate["validations"]
     assert validation["success"] is False
-    assert validation["dataDigest"]["sha256"] == sha256(pipeline.root / "data/wine.parquet")
+    held = pipeline.root / ".git/auditpipe/quarantine" / failed["id"] / "data/wine.parquet"
+    assert validation["dataDigest"]["sha256"] == sha256(held)  # quarantined, not in the tree
     observed = {f["column"]: f["observed"] for f in validation["failedExpectations"]}
     assert observed["alcohol"]["partial_unexpected_list"] == [-1, -1]
     assert observed["cultivar"]["partial_unexpected_list"] == [9, 9]
