@@ -289,9 +289,10 @@ def diff(a: str, b: str, /, *, json: bool = False) -> int:
         Print machine-readable output.
     """
     from auditpipe.ledger.ledger import Ledger
-    from auditpipe.pipeline.diff import RunDiff, diff_runs, runs_at_revision
+    from auditpipe.pipeline.diff import RunDiff, diff_runs
 
     diffs: list[RunDiff] = []
+    resolved: list[tuple[str, Any]] = []
     with Ledger.open() as ledger:
         left, right = _side(ledger, a), _side(ledger, b)
         if isinstance(left, str) and isinstance(right, str):
@@ -299,19 +300,10 @@ def diff(a: str, b: str, /, *, json: bool = False) -> int:
             ra, rb = ea.signed.stage_run(), eb.signed.stage_run()
             diffs.append(diff_runs(ra, rb, ea.id, eb.id, ra.stage if ra else "-"))
         elif isinstance(left, bytes) and isinstance(right, bytes):
-            lmap = runs_at_revision(ledger, left.decode())
-            rmap = runs_at_revision(ledger, right.decode())
-            for stage in sorted(set(lmap) | set(rmap)):
-                ea_, eb_ = lmap.get(stage), rmap.get(stage)
-                diffs.append(
-                    diff_runs(
-                        ea_.signed.stage_run() if ea_ else None,
-                        eb_.signed.stage_run() if eb_ else None,
-                        ea_.id if ea_ else None,
-                        eb_.id if eb_ else None,
-                        stage,
-                    )
-                )
+            from auditpipe.pipeline.revision import diff_revisions
+
+            before, after, diffs = diff_revisions(ledger, left.decode(), right.decode())
+            resolved = [(a, before), (b, after)]
         else:
             raise ConfigError(
                 "compare two entries or two revisions, not one of each",
@@ -330,6 +322,13 @@ def diff(a: str, b: str, /, *, json: bool = False) -> int:
             ]
         )
         return 0
+    for name, resolution in resolved:
+        how = (
+            "runs from its auditpipe.lock"
+            if resolution.source == "auditpipe.lock"
+            else "latest runs recorded at or before it with its params"
+        )
+        out.print(f"{escape(name)} = {resolution.commit[:12]}: {how}")
     for d in diffs:
         out.print(f"{escape(d.stage)}: {(d.before or '-')[:12]} -> {(d.after or '-')[:12]}")
         for c in d.changes:
@@ -338,6 +337,13 @@ def diff(a: str, b: str, /, *, json: bool = False) -> int:
             )
         if not d.changes:
             out.print("    no differences")
+        elif resolved and d.before is not None and d.before == d.after:
+            out.print(
+                f"    both revisions resolve to run {d.before[:12]}: no run was recorded "
+                f"with {escape(b)}'s params (run the pipeline there to record one)"
+            )
+    if not diffs:
+        out.print("no differences")
     return 0
 
 

@@ -56,24 +56,60 @@ def diff_runs(
     return RunDiff(stage, a_id, b_id, changes)
 
 
-def runs_at_revision(ledger: Ledger, commit: str) -> dict[str, Entry]:
+def runs_at_revision(
+    ledger: Ledger, commit: str, params: Mapping[str, Any] | None = None
+) -> dict[str, Entry]:
     """The pipeline as of ``commit``: per stage, the latest successful run whose
     code commit is ``commit`` or one of its ancestors (up-to-date stages are not
-    re-run at every commit, so their last run still describes that revision)."""
+    re-run at every commit, so their last run still describes that revision).
+
+    With ``params`` (the revision's params, flattened), a run whose recorded
+    params match them wins over a later one that read other values: a run made
+    before its params edit was committed records the previous commit.
+    """
     history = _ancestry(ledger, commit)
-    found: dict[str, tuple[str, Entry]] = {}
+    found: dict[str, list[tuple[str, Entry, bool]]] = {}
     for entry in ledger.entries():
         run = entry.signed.stage_run()
         if run is None or run.status != "succeeded" or run.code.commit not in history:
             continue
-        if run.stage not in found or run.finished_at > found[run.stage][0]:
-            found[run.stage] = (run.finished_at, entry)
+        matches = params is None or all(
+            params.get(k, _ABSENT) == v for k, v in flatten(run.params).items()
+        )
+        found.setdefault(run.stage, []).append((run.finished_at, entry, matches))
     if not found:
         raise EntryNotFound(
             f"no successful stage runs were recorded at or before commit {commit[:12]}",
             hint="compare two entry ids instead",
         )
-    return {stage: entry for stage, (_t, entry) in found.items()}
+    for candidates in found.values():
+        candidates.sort(key=lambda c: c[0], reverse=True)
+    chosen = {s: next((e for _t, e, ok in c if ok), c[0][1]) for s, c in found.items()}
+    # A downstream run is the revision's only if it read the chosen upstream runs'
+    # outputs (an evaluate re-run after a new model belongs to the new revision).
+    stage_of = {e.id: s for s, c in found.items() for _t, e, _ok in c}
+    for _ in range(len(found)):
+        changed = False
+        for stage, candidates in found.items():
+            fits = [e for _t, e, ok in candidates if ok and _reads_chosen(e, chosen, stage_of)]
+            if fits and fits[0].id != chosen[stage].id:
+                chosen[stage], changed = fits[0], True
+        if not changed:
+            break
+    return chosen
+
+
+def _reads_chosen(entry: Entry, chosen: Mapping[str, Entry], stage_of: Mapping[str, str]) -> bool:
+    run = entry.signed.stage_run()
+    for material in run.materials if run else ():
+        producer = material.produced_by
+        stage = stage_of.get(producer) if producer else None
+        if stage is not None and stage in chosen and chosen[stage].id != producer:
+            return False
+    return True
+
+
+_ABSENT = object()
 
 
 def _ancestry(ledger: Ledger, commit: str) -> set[str]:

@@ -4,6 +4,7 @@ repository with real runs signed into its ledger."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from collections.abc import Callable
@@ -97,3 +98,48 @@ def test_gate_without_paths_uses_the_policys_globs_without_a_pipeline(
     (project.root / "auditpipe.yaml").unlink()
     result = cli("gate", "--policy", "policies/default.yaml")
     assert "models/model.pkl" in result.out, result.err
+
+
+# -- 11. diff REV REV compares params and says which runs each revision resolved to -------
+
+
+def test_diff_of_two_commits_shows_the_params_that_changed(project: Project, cli: Cli) -> None:
+    setup(project, cli)
+    first_train = json.loads(cli("log", "--stage", "train", "--json").out)[0]["id"]
+    # The usual order: edit, run (the run records the old commit, dirty), then commit.
+    project.gen({"params.yaml": "prepare: {seed: 1}\ntrain: {n: 20}\n"})
+    assert cli("run").code == 0
+    second_train = json.loads(cli("log", "--stage", "train", "--json").out)[0]["id"]
+    project.commit("more trees")
+    result = cli("diff", "HEAD~1", "HEAD")
+    assert result.code == 0, result.err
+    assert "no differences" not in result.out.split("prepare:")[0]
+    assert f"train: {first_train[:12]} -> {second_train[:12]}" in result.out
+    assert "param train.n: 10 -> 20" in result.out
+    assert "HEAD~1 = " in result.out and "latest runs recorded at or before it" in result.out
+
+
+def test_diff_shows_a_params_change_nobody_ran_yet(project: Project, cli: Cli) -> None:
+    setup(project, cli)
+    project.gen({"params.yaml": "prepare: {seed: 1}\ntrain: {n: 30}\n"})
+    project.commit("not run yet")
+    result = cli("diff", "HEAD~1", "HEAD")
+    assert result.code == 0, result.err
+    assert "param train.n: 10 -> 30" in result.out
+    assert "both revisions resolve to run" in result.out
+
+
+def test_diff_resolves_runs_through_each_revisions_lock(project: Project, cli: Cli) -> None:
+    setup(project, cli)
+    ids = {s: json.loads(cli("log", "--stage", s, "--json").out)[0]["id"] for s in ("train",)}
+    project.gen({"auditpipe.lock": json.dumps({"stages": {"train": {"entry": ids["train"]}}})})
+    project.commit("lock")
+    project.gen({"params.yaml": "prepare: {seed: 1}\ntrain: {n: 20}\n"})
+    assert cli("run").code == 0
+    newer = json.loads(cli("log", "--stage", "train", "--json").out)[0]["id"]
+    project.gen({"auditpipe.lock": f"stages:\n  train:\n    entry: {newer}\n"})
+    project.commit("lock again")
+    result = cli("diff", "HEAD~1", "HEAD")
+    assert result.code == 0, result.err
+    assert result.out.count("runs from its auditpipe.lock") == 2
+    assert f"train: {ids['train'][:12]} -> {newer[:12]}" in result.out
