@@ -446,6 +446,9 @@ class _Quiet:
     def output(self, stage: str, stream: str, line: str) -> None:
         pass
 
+    def working(self, stage: str, what: str | None) -> None:
+        pass
+
     def stage_finished(self, result: Any) -> None:
         pass
 

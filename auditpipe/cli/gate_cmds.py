@@ -34,9 +34,13 @@ def validate(data: Path, /, *, suite: Path, json: bool = False) -> int:
     json
         Print the recorded form of the result as JSON.
     """
+    from auditpipe.cli.progress import working
     from auditpipe.gates import describe_failure, run_gate
 
-    result = run_gate(data, suite, display_data=os.fspath(data), display_suite=os.fspath(suite))
+    with working("loading Great Expectations", enabled=not json) as beat:
+        _load_gx()
+        beat.set("main", f"validating {data} against {suite}")
+        result = run_gate(data, suite, display_data=os.fspath(data), display_suite=os.fspath(suite))
     if json:
         print_json(result.model_dump(by_alias=True, mode="json"))
         return 0 if result.success else 1
@@ -91,7 +95,12 @@ def init(
             "suite file already exists", path=output, hint="pass --force to overwrite it"
         )
     stem = (output or data).name.split(".")[0]
-    draft = draft_suite(data, os.fspath(data), name=name or stem)
+    from auditpipe.cli.progress import working
+
+    with working("loading Great Expectations") as beat:
+        _load_gx()
+        beat.set("main", f"drafting a suite from {data}")
+        draft = draft_suite(data, os.fspath(data), name=name or stem)
     if output is None:
         sys.stdout.write(draft.to_json())
     else:
@@ -103,3 +112,11 @@ def init(
     for dropped in draft.dropped:
         err.print(f"left out (not confirmed on the data): {escape(dropped)}")
     return 0
+
+
+def _load_gx() -> None:
+    """Import Great Expectations now (seconds), so progress can say that is what runs."""
+    from auditpipe.gates.session import gx_session
+
+    with gx_session():
+        pass

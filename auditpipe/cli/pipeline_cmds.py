@@ -49,7 +49,19 @@ def _planner(workspace: Any, spec: Any) -> Iterator[tuple[Any, Any]]:
 
 
 class _Console:
-    """Prints stage output with a prefix and a summary table at the end."""
+    """Prints stage output with a prefix and a summary table at the end; auditpipe's
+    own slow work (loading GX, running gates) shows as progress on stderr."""
+
+    def __init__(self) -> None:
+        from auditpipe.cli.progress import Heartbeat
+
+        self.progress = Heartbeat()
+
+    def working(self, stage: str, what: str | None) -> None:
+        if what is None:
+            self.progress.clear(stage)
+        else:
+            self.progress.set(stage, f"{stage}: {what}")
 
     def stage_started(self, stage: str, cmd: str) -> None:
         err.print(f"[bold]▶ {escape(stage)}[/]: {escape(cmd)}")
@@ -154,12 +166,13 @@ def run(
             signing,  # type: ignore[arg-type]
             state_dir=workspace.state_dir,
         )
+        console = _Console()
         executor = Executor(
             dag,
             dict(spec.stages),
             planner,
             recorder,
-            _Console(),
+            console,
             root=workspace.root,
             jobs=jobs,
             force=force,
@@ -171,6 +184,7 @@ def run(
         try:
             results = executor.run(order)
         finally:
+            console.progress.close()
             signal.signal(signal.SIGTERM, previous)
     _summary(results)
     if all(r.outcome == "skipped" for r in results):

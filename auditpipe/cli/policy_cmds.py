@@ -51,10 +51,13 @@ def verify(
     from auditpipe.policy.trust import policy_verifier
     from auditpipe.provenance.lineage import walk
 
+    from auditpipe.cli.progress import working
+
     lineages = []
-    with Ledger.open() as book:
+    with Ledger.open() as book, working("verifying", enabled=not json) as beat:
         verifier = policy_verifier(book.workspace, None)
         for path in artifacts:
+            beat.set("main", f"verifying the lineage of {path}")
             rel, digest = _artifact(book.workspace, path)
             lineages.append(walk(book, verifier, rel, digest, root=book.workspace.root))
     if json:
@@ -108,13 +111,16 @@ def _tree(lineage: Any) -> Tree:
     return tree
 
 
-def _decide(policy_path: Path, artifacts: list[str] | None, base: str | None) -> list[Any]:
+def _decide(
+    policy_path: Path, artifacts: list[str] | None, base: str | None, *, quiet: bool = False
+) -> list[Any]:
+    from auditpipe.cli.progress import working
     from auditpipe.ledger.ledger import Ledger
     from auditpipe.policy.judge import judge
     from auditpipe.policy.load import load_policy
 
     loaded = load_policy(policy_path)
-    with Ledger.open() as book:
+    with Ledger.open() as book, working(f"judging under {policy_path}", enabled=not quiet):
         return [decision for _lineage, decision in judge(book, loaded, artifacts, base)]
 
 
@@ -148,7 +154,7 @@ def gate(
     """
     from auditpipe.policy.render import decision_json, decision_text, decisions_markdown
 
-    decisions = _decide(policy, artifacts, base)
+    decisions = _decide(policy, artifacts, base, quiet=json)
     text = decisions_markdown(decisions)
     if markdown is not None:
         markdown.write_text(text + "\n", encoding="utf-8")

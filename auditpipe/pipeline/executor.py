@@ -67,6 +67,9 @@ class StageResult:
 class RunObserver(Protocol):
     def stage_started(self, stage: str, cmd: str) -> None: ...
     def output(self, stage: str, stream: str, line: str) -> None: ...
+    def working(self, stage: str, what: str | None) -> None:
+        """Slow work of auditpipe's own for ``stage`` began (``what``) or ended (None)."""
+
     def stage_finished(self, result: StageResult) -> None: ...
 
 
@@ -196,13 +199,22 @@ class Executor:
         if stage.validate:
             from auditpipe.gates import check_suites  # imports great_expectations
 
-            check_suites(self.root, stage.validate)  # raises SuiteError before the command
+            self.observer.working(stage.name, "loading Great Expectations, checking suites")
+            try:
+                check_suites(self.root, stage.validate)  # raises SuiteError before the command
+            finally:
+                self.observer.working(stage.name, None)
         self.observer.stage_started(stage.name, stage.cmd)
         execution = self._execute(stage)
         if self._stop.is_set() and execution.exit_code is not None and execution.exit_code < 0:
             return StageResult(stage.name, "not_run", reasons=("interrupted",))
         if stage.validate and execution.exit_code == 0 and execution.failure is None:
-            self._validate(stage, execution)
+            data = ", ".join(dict.fromkeys(d for d, _suite in stage.validate))
+            self.observer.working(stage.name, f"validating {data}")
+            try:
+                self._validate(stage, execution)
+            finally:
+                self.observer.working(stage.name, None)
         with self._lock:
             entry = self.recorder.record(stage, assessment, execution)
         outcome: Outcome = "ran" if execution.exit_code == 0 and not execution.failure else "failed"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from auditpipe.pipeline.quarantine import quarantined, restore
-from tests.conftest import Project, Result
+from tests.conftest import Project, Result, run_auditpipe
 from tests.integration.test_gates_pipeline import MAKE, PIPELINE, SUITE, SUMMARIZE
 from tests.unit.gates.helpers import write_suite
 
@@ -91,3 +91,38 @@ def test_restore_refuses_a_quarantined_file_that_changed(gated: Project, cli: Cl
     with pytest.raises(ConfigError, match="no longer has the digest"):
         restore(gated.root, state, run_id, expected={"data/wine.parquet": recorded})
     assert not (gated.root / "data/wine.parquet").exists()
+
+
+# -- 12. signs of life on stderr for slow work, never in --json output -------------------
+
+
+def test_validate_shows_progress_on_stderr_and_none_with_json(gated: Project) -> None:
+    from tests.unit.gates.helpers import write_parquet
+
+    write_parquet(gated.root / "data/wine.parquet")
+    args = ("validate", "data/wine.parquet", "--suite", "expectations/wine.json")
+    plain = run_auditpipe(gated.root, *args)  # stderr is a pipe: line-based heartbeat
+    assert plain.code == 0, plain.err
+    assert "… loading Great Expectations" in plain.err  # importing GX takes seconds
+    assert "…" not in plain.out
+    as_json = run_auditpipe(gated.root, *args, "--json")
+    assert as_json.code == 0, as_json.err
+    assert json.loads(as_json.out)["success"] is True
+    assert "…" not in as_json.err and "…" not in as_json.out
+
+
+def test_suite_init_shows_progress_while_gx_loads(gated: Project) -> None:
+    from tests.unit.gates.helpers import write_parquet
+
+    write_parquet(gated.root / "data/wine.parquet")
+    result = run_auditpipe(gated.root, "suite", "init", "data/wine.parquet")
+    assert result.code == 0, result.err
+    assert "… loading Great Expectations" in result.err
+    assert json.loads(result.out)["expectations"]  # stdout is the suite, nothing else
+
+
+def test_run_shows_which_stage_is_loading_great_expectations(gated: Project) -> None:
+    result = run_auditpipe(gated.root, "run")
+    assert result.code == 0, result.err
+    assert "… make: loading Great Expectations" in result.err
+    assert "…" not in result.out
