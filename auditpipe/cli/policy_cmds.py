@@ -46,12 +46,11 @@ def verify(
             hint="name artifacts (`auditpipe verify models/model.pkl`) or use "
             "`auditpipe verify --ledger`",
         )
+    from auditpipe.cli.progress import working
     from auditpipe.ledger.ledger import Ledger
     from auditpipe.policy.render import lineage_json
     from auditpipe.policy.trust import policy_verifier
     from auditpipe.provenance.lineage import walk
-
-    from auditpipe.cli.progress import working
 
     lineages = []
     with Ledger.open() as book, working("verifying", enabled=not json) as beat:
