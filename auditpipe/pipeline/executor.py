@@ -241,7 +241,7 @@ class Executor:
             return ()
         where = quarantine_dir(self.state_dir, entry)
         shown = os.path.relpath(where, self.root) if where.is_relative_to(self.root) else where
-        return (f"quarantined {', '.join(moved)} in {shown}/ (digests in run {entry[:12]})",)
+        return (f"quarantined {', '.join(moved)} in {shown}/",)
 
     def _execute(self, stage: StageSpec) -> Execution:
         from auditpipe.pipeline.facts import now_rfc3339

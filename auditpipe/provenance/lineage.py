@@ -178,21 +178,33 @@ def walk(
 
 def _later_gate_failures(ledger: Ledger, lineage: Lineage) -> None:
     """A gate that failed on a newer run of a stage on the chain blocks the artifact:
-    the data that stage would now feed downstream did not pass its checks."""
+    the data that stage would now feed downstream did not pass its checks. A yet
+    newer successful run of the stage that made the very outputs this lineage
+    uses (the bad input was fixed and the same data passed again) supersedes it."""
     for node in lineage.runs.values():
         if node.run is None:
             continue
+        runs = []
         for entry_id in ledger.ids_for_stage(node.stage):
-            if entry_id == node.id:
-                continue
             try:
-                later = ledger.get(entry_id).signed.stage_run()
+                runs.append((entry_id, ledger.get(entry_id).signed.stage_run()))
             except Error:
                 continue
+        made = _products(node.run)
+        for entry_id, later in runs:
             if (
-                later is None
+                entry_id == node.id
+                or later is None
                 or later.status != "gate_failed"
                 or later.finished_at <= node.run.finished_at
+            ):
+                continue
+            if any(
+                again is not None
+                and again.status == "succeeded"
+                and again.finished_at > later.finished_at
+                and _products(again) == made
+                for _id, again in runs
             ):
                 continue
             failed = ", ".join(g.suite for g in later.validations if not g.success) or "a gate"
@@ -200,6 +212,10 @@ def _later_gate_failures(ledger: Ledger, lineage: Lineage) -> None:
                 f"a later run of {node.stage} ({entry_id[:12]}, {later.finished_at}) "
                 f"failed {failed}"
             )
+
+
+def _products(run: StageRun) -> dict[str, str]:
+    return {p.name: p.digest.sha256 for p in run.products}
 
 
 def _successful_runs(ledger: Ledger, ids: list[str]) -> list[tuple[Entry, StageRun]]:

@@ -252,3 +252,21 @@ def test_gate_denies_the_artifact_after_a_gate_failed_upstream(pipeline: Project
     assert rules["gates_passed"]["passed"] is False
     assert "a later run of make" in rules["gates_passed"]["detail"]
     assert "wine" in rules["gates_passed"]["detail"]
+
+
+def test_a_fixed_input_that_passes_again_supersedes_the_failed_gate(
+    pipeline: Project, cli: Cli
+) -> None:
+    """Found by examples/walkthrough.sh: bad rows in, gate fails, bad rows out, the
+    stage re-runs and writes the same data as before, downstream stays up to date;
+    the artifact is allowed again, since the data its lineage used passed again."""
+    assert cli("run").code == 0
+    pipeline.gen({"policies/p.yaml": "version: 1\nname: p\nrules: [gates_passed]\n"})
+    pipeline.gen({"params.yaml": "make:\n  bad: 2\n"})
+    assert cli("run").code == 1
+    pipeline.gen({"params.yaml": "make:\n  bad: 0\n"})
+    again = cli("run")
+    assert again.code == 0, again.err
+    assert "1 ran, 1 skipped" in again.err  # make re-ran, summarize was up to date
+    allowed = cli("gate", "out/summary.txt", "--policy", "policies/p.yaml")
+    assert allowed.code == 0, allowed.out + allowed.err
