@@ -77,10 +77,13 @@ class _Console:
             err.print(f"[green]✓ {escape(result.stage)}[/] recorded {result.entry}")
 
 
+TABLE_WIDTH = 120
+
+
 def _summary(results: list[StageResult]) -> None:
     table = Table(title="auditpipe run", title_justify="left")
     for column in ("stage", "result", "duration", "entry / reason"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # long paths wrap in the cell, never cut
     for r in results:
         recorded = r.outcome in ("ran", "skipped", "failed", "gate_failed") and r.entry
         detail = r.entry[:12] if recorded and r.entry else ""
@@ -88,7 +91,8 @@ def _summary(results: list[StageResult]) -> None:
             detail = f"{detail} {'; '.join(r.reasons)}".strip()
         duration = f"{r.duration:.2f}s" if r.outcome in ("ran", "failed", "gate_failed") else "-"
         table.add_row(escape(r.stage), r.outcome.replace("_", " "), duration, escape(detail))
-    err.print(table)
+    # Where nothing wraps for us (a CI log), a readable width rather than one long row.
+    err.print(table, width=None if err.is_terminal else TABLE_WIDTH)
     counts = {
         k: sum(1 for r in results if r.outcome == k)
         for k in ("ran", "skipped", "failed", "gate_failed", "not_run", "would_run")
