@@ -69,7 +69,9 @@ def report(
         from auditpipe.policy.load import load_policy
 
         loaded = load_policy(policy)
-    with Ledger.open() as book:
+    from auditpipe.cli.progress import working
+
+    with Ledger.open() as book, working("collecting the evidence") as beat:
         document: Any
         if ledger:
             from auditpipe.report.activity import activity_report, period
@@ -87,10 +89,11 @@ def report(
             document = artifact_report(book, lineage, decision, loaded, stamp(book))
             under = f" under policy {document.policy.name}" if document.policy else ""
             summary = f"{document.verdict} {document.artifact}{under}"
-    text = render.render_html(document, dirs)
-    if html is not None:
-        render.write_atomic(html, text.encode("utf-8"))
-    result = render.write_pdf(text, output, dirs)
+        beat.set("main", f"rendering {output}")
+        text = render.render_html(document, dirs)
+        if html is not None:
+            render.write_atomic(html, text.encode("utf-8"))
+        result = render.write_pdf(text, output, dirs)
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
     out.print(f"wrote {escape(str(output))} ({result.pages} pages): {escape(summary)}")
