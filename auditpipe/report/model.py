@@ -39,6 +39,7 @@ from auditpipe.report.views import (
     text,
 )
 from auditpipe.signing.keys import TRUSTED_KEYS_DIR
+from auditpipe.trust.root import TrustRoot
 
 MAX_FINDINGS = 8
 """Problems listed on the cover; the summary lists them all."""
@@ -75,9 +76,10 @@ class ArtifactReport:
 
 
 def collect(
-    ledger: Ledger, artifact: str, policy: LoadedPolicy | None
+    ledger: Ledger, artifact: str, policy: LoadedPolicy | None, trust: TrustRoot
 ) -> tuple[Lineage, Decision | None]:
-    """The artifact's lineage, and the policy's decision on it when a policy is given."""
+    """The artifact's lineage, and the policy's decision on it when a policy is given,
+    with signers judged by ``trust``."""
     from auditpipe.policy.judge import artifact_digest, judge
     from auditpipe.policy.trust import policy_verifier
     from auditpipe.provenance.lineage import walk
@@ -85,9 +87,9 @@ def collect(
     workspace = ledger.workspace
     rel, digest = artifact_digest(workspace, artifact)
     if policy is not None:
-        [(lineage, decision)] = judge(ledger, policy, [rel])
+        [(lineage, decision)] = judge(ledger, policy, trust, [rel])
     else:
-        verifier = policy_verifier(workspace, None)
+        verifier = policy_verifier(trust, None)
         lineage, decision = walk(ledger, verifier, rel, digest, root=workspace.root), None
     if lineage.root is None:
         raise ConfigError(

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from auditpipe.errors import ConfigError, VerificationFailed
+from auditpipe.errors import ConfigError, UntrustedSigner, VerificationFailed
 from auditpipe.manifest.canonical import IN_TOTO_PAYLOAD_TYPE
 from auditpipe.signing.bundle import EntryBundle
 from auditpipe.signing.identities import (
@@ -23,7 +23,12 @@ from auditpipe.signing.identities import (
     identity_of_certificate,
 )
 from auditpipe.signing.interface import SignerIdentity, Verifier
-from auditpipe.signing.sigstore import describe_cause, quiet_sigstore, read_trust
+from auditpipe.signing.sigstore import (
+    TrustConfigBytes,
+    describe_cause,
+    quiet_sigstore,
+    read_trust,
+)
 
 if TYPE_CHECKING:
     from sigstore.verify import Verifier as SigstoreVerifierImpl
@@ -41,7 +46,9 @@ class SigstoreVerifier(Verifier):
     """
 
     def __init__(
-        self, identities: Iterable[TrustedIdentity], trust_config: Path | None = None
+        self,
+        identities: Iterable[TrustedIdentity],
+        trust_config: Path | TrustConfigBytes | None = None,
     ) -> None:
         self.identities = tuple(identities)
         self._trust_config = trust_config
@@ -57,9 +64,10 @@ class SigstoreVerifier(Verifier):
             raise VerificationFailed("bundle carries no signing certificate (not keyless)")
         who = claimed.describe()
         if not self.identities:
-            raise VerificationFailed(
-                f"keyless signature by {who}, but no sigstore identity is trusted "
-                "(policies/identities.yaml or the policy's trust.identities)"
+            raise UntrustedSigner(
+                f"untrusted signer: keyless signature by {who}, but no sigstore identity is "
+                "trusted (policies/identities.yaml or the policy's trust.identities)",
+                signer=who,
             )
         quiet_sigstore()
         from sigstore.models import Bundle
@@ -73,9 +81,12 @@ class SigstoreVerifier(Verifier):
         cert = parsed.signing_certificate
         accepted = [p for p in map(_policy, self.identities) if _accepts(p, cert)]
         if not accepted:
-            raise VerificationFailed(
-                f"signed by {who}, which is not a trusted identity "
-                f"(trusted: {'; '.join(i.describe() for i in self.identities)})"
+            # A certificate for an unknown identity (or from an unknown CA) cannot
+            # be told apart from a forged one: either way it is not evidence.
+            raise UntrustedSigner(
+                f"untrusted signer: signed by {who}, which is not a trusted identity "
+                f"(trusted: {'; '.join(i.describe() for i in self.identities)})",
+                signer=who,
             )
         verifier = self._verifier()
         try:
@@ -108,9 +119,15 @@ class SigstoreVerifier(Verifier):
             except Exception as exc:
                 raise ConfigError(
                     f"unusable sigstore trusted root: {describe_cause(exc)}",
-                    path=self._trust_config or "sigstore",
+                    path=_where(self._trust_config),
                 ) from exc
         return self._impl
+
+
+def _where(config: Path | TrustConfigBytes | None) -> str | Path:
+    if isinstance(config, TrustConfigBytes):
+        return config.where
+    return config or "sigstore"
 
 
 def _policy(identity: TrustedIdentity) -> VerificationPolicy:

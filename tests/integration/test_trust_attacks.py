@@ -108,7 +108,10 @@ def attacker_pr(world: World) -> tuple[str, str]:
     assert generated.code == 0, generated.err
     keyid = json.loads(generated.out)["keyid"]
     exported = world.tmp / "evil.pub"
-    assert world.run(root, "keys", "export", "--name", "evil", "-o", str(exported), keys=keys).code == 0
+    assert (
+        world.run(root, "keys", "export", "--name", "evil", "-o", str(exported), keys=keys).code
+        == 0
+    )
     assert world.run(root, "keys", "trust", str(exported), keys=keys).code == 0
     (root / MODEL).write_bytes(b"backdoored weights\n")
     recorded = world.run(
@@ -119,8 +122,10 @@ def attacker_pr(world: World) -> tuple[str, str]:
     pushed = world.run(root, "ledger", "push", "origin", keys=keys)
     assert pushed.code == 0, pushed.err
     policy = root / "policies" / "default.yaml"
-    loosened = policy.read_text().replace("  - trusted_signers", "").replace(
-        "keys: []", f"keys: [{keyid}]"
+    loosened = (
+        policy.read_text()
+        .replace("  - trusted_signers", "")
+        .replace("keys: []", f"keys: [{keyid}]")
     )
     assert loosened != policy.read_text()
     policy.write_text(loosened)
@@ -154,6 +159,7 @@ def test_a_pr_that_trusts_its_own_key_is_denied(
 ) -> None:
     keyid, entry = attacker_pr(world)
     result = ci_gate(world, "pr")
+    assert entry[:12] in result.out
     assert result.code == 1, result.out + result.err
     assert "DENY" in result.out
     assert f"untrusted signer: key {keyid}" in result.out
@@ -167,7 +173,7 @@ def test_a_pr_that_trusts_its_own_key_is_denied(
     )  # fmt: skip
     assert as_json.code == 1
     [decision] = json.loads(as_json.out)
-    assert decision["allow"] is False
+    assert decision["decision"] == "deny"
     assert decision["trust"]["ref"] == "origin/main"
     assert decision["trust"]["source"].startswith("ref origin/main (commit ")
     # $AUDITPIPE_TRUST_REF, for CI steps without --base, does the same.
@@ -202,9 +208,10 @@ def test_the_untrusted_entry_never_blocks_the_maintainers(world: World) -> None:
     pushed = world.run(maintainer.root, "ledger", "push", "--json", keys=own)
     assert pushed.code == 0, pushed.err
     assert json.loads(pushed.out)["sent"] == 1
-    assert git(world.bare, "rev-parse", "refs/heads/auditpipe/ledger").strip() == git(
-        maintainer.root, "rev-parse", "refs/heads/auditpipe/ledger"
-    ).strip()
+    assert (
+        git(world.bare, "rev-parse", "refs/heads/auditpipe/ledger").strip()
+        == git(maintainer.root, "rev-parse", "refs/heads/auditpipe/ledger").strip()
+    )
 
     verified = world.run(maintainer.root, "verify", "--ledger", keys=own)
     assert verified.code == 0, verified.err
@@ -219,5 +226,7 @@ def test_the_untrusted_entry_never_blocks_the_maintainers(world: World) -> None:
     fresh = world.clone("ci-after")
     assert world.run(fresh, "ledger", "pull", "origin").code == 0
     assert world.run(fresh, "verify", "--ledger", "--trust-ref", "origin/main").code == 0
-    gate = world.run(fresh, "gate", "--policy", "policies/default.yaml", "--trust-ref", "origin/main")
+    gate = world.run(
+        fresh, "gate", "--policy", "policies/default.yaml", "--trust-ref", "origin/main"
+    )
     assert gate.code == 0, gate.out + gate.err  # main's honest model, main's trusted key
