@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from dulwich.objects import ZERO_SHA
+from dulwich.objects import ZERO_SHA, ObjectID
 
 from auditpipe.errors import Error
 from auditpipe.ledger import replay
@@ -146,7 +146,7 @@ def _remote(store: GitStore, remote: str) -> Finding:
 
 
 def _count(store: GitStore, head: bytes, other: bytes) -> int:
-    walker = store.repo.get_walker(include=[head], exclude=[other])
+    walker = store.repo.get_walker(include=[ObjectID(head)], exclude=[ObjectID(other)])
     return sum(1 for _ in walker)
 
 
