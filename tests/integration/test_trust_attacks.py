@@ -11,11 +11,13 @@ example workflow's steps: `ledger pull origin`, then `gate --base origin/main`.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import Project, Result, git
 from tests.integration.test_ledger_sync import GitServer, daemon  # noqa: F401  (fixture)
@@ -97,6 +99,37 @@ def ci_gate(world: World, branch: str, *extra: str) -> Result:
     )
 
 
+EXAMPLE = Path(__file__).parents[2] / "examples" / "ci" / "github-actions.yml"
+
+
+def example_workflow(world: World, branch: str, monkeypatch: pytest.MonkeyPatch) -> Result:
+    """Run the `auditpipe` steps of examples/ci/github-actions.yml, as written, in a
+    fresh clone of the PR branch; the gate step's result (the report step is skipped)."""
+    workflow = yaml.safe_load(EXAMPLE.read_text())
+    job = workflow["jobs"]["gate"]
+
+    def expand(text: str) -> str:
+        return text.replace("${{ github.base_ref }}", "main")
+
+    ci = world.clone(f"example-{branch}", branch)
+    assert not any("checkout" in str(s.get("run", "")) for s in job["steps"])
+    gate = None
+    with monkeypatch.context() as env:
+        for name, value in job.get("env", {}).items():
+            env.setenv(name, expand(value))
+        for step in job["steps"]:
+            command = shlex.split(expand(step.get("run", "")))
+            if command[:1] != ["auditpipe"] or command[1] == "report":
+                continue
+            result = world.run(ci, *command[1:])
+            if command[1] == "gate":
+                gate = result
+            else:
+                assert result.code == 0, result.err
+    assert gate is not None
+    return gate
+
+
 def attacker_pr(world: World) -> tuple[str, str]:
     """Attack 1: the PR trusts its own key, records a backdoored model with it,
     pushes the ledger and loosens the policy. Returns (keyid, entry id)."""
@@ -135,7 +168,7 @@ def attacker_pr(world: World) -> tuple[str, str]:
     return keyid, recorded.out.strip()
 
 
-def test_an_honest_pr_is_allowed(world: World) -> None:
+def test_an_honest_pr_is_allowed(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Control: the same workflow allows a model recorded with the base's trusted key."""
     maintainer = world.maintainer
     maintainer.git("checkout", "-q", "-b", "honest")
@@ -152,6 +185,9 @@ def test_an_honest_pr_is_allowed(world: World) -> None:
     assert result.code == 0, result.out + result.err
     assert "ALLOW" in result.out
     assert "trust from ref origin/main (commit " in result.out
+    example = example_workflow(world, "honest", monkeypatch)
+    assert example.code == 0, example.out + example.err
+    assert "ALLOW" in example.out
 
 
 def test_a_pr_that_trusts_its_own_key_is_denied(
@@ -189,6 +225,16 @@ def test_a_pr_that_trusts_its_own_key_is_denied(
     assert naive.code == 0, naive.out + naive.err
     assert "trust from the working tree" in naive.out
     assert "warning" in naive.err and "--trust-ref" in naive.err
+
+
+def test_the_example_workflow_as_written_denies_the_pr(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keyid, _entry = attacker_pr(world)
+    result = example_workflow(world, "pr", monkeypatch)
+    assert result.code == 1, result.out + result.err
+    assert f"untrusted signer: key {keyid}" in result.out
+    assert "trust from ref origin/main (commit " in result.out
 
 
 def test_the_untrusted_entry_never_blocks_the_maintainers(world: World) -> None:
