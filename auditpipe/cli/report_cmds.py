@@ -91,7 +91,7 @@ def report(
             from auditpipe.report.stamp import stamp
 
             lineage, decision = collect(book, artifact or "", loaded, trust)
-            document = artifact_report(book, lineage, decision, loaded, stamp(book))
+            document = artifact_report(book, lineage, decision, loaded, stamp(book), trust)
             under = f" under policy {document.policy.name}" if document.policy else ""
             summary = f"{document.verdict} {document.artifact}{under}"
     text = render.render_html(document, dirs)

@@ -72,6 +72,8 @@ class ArtifactReport:
     rechecks: list[Recheck]
     keys: list[Row] = field(default_factory=list)
     alternatives: list[str] = field(default_factory=list)
+    trust: str = ""
+    """Where keys, identities and the policy were read from (a revision, or the working tree)."""
     template: str = "report.html.j2"
 
 
@@ -107,6 +109,7 @@ def artifact_report(
     decision: Decision | None,
     policy: LoadedPolicy | None,
     stamp: Stamp,
+    trust: TrustRoot | None = None,
 ) -> ArtifactReport:
     """The template values for one artifact's report."""
     root = ledger.workspace.root
@@ -164,7 +167,16 @@ def artifact_report(
         ),
         keys=signing_keys(runs),
         alternatives=list(lineage.alternatives),
+        trust=_trust_text(trust),
     )
+
+
+def _trust_text(trust: TrustRoot | None) -> str:
+    if trust is None:
+        return ""
+    if trust.from_working_tree:
+        return "the working tree (no trust ref): keys and policy as found in the checkout"
+    return f"{trust.ref}, commit {trust.commit}: keys and policy as committed there"
 
 
 def chronological(lineage: Lineage) -> list[RunNode]:

@@ -7,6 +7,7 @@ as committed. Bad refs are exit 2 naming the ref and what to do.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -159,3 +160,32 @@ def test_a_policy_loosened_in_the_working_tree_is_not_read(
     denied = cli("gate", "--policy", "policies/default.yaml", "--trust-ref", "HEAD")
     assert denied.code == 1, denied.out + denied.err
     assert "evaluate" in denied.out
+
+
+def test_promote_records_the_digest_of_the_policy_that_decided(
+    recorded: str, project: Project, cli: Cli
+) -> None:
+    committed = project.git("show", "HEAD:policies/default.yaml").encode()
+    policy = project.root / "policies/default.yaml"
+    policy.write_text(policy.read_text() + "# edited in the working tree\n")
+    promoted = cli(
+        "promote", "models/model.pkl", "--to", "prod", "--policy", "policies/default.yaml",
+        "--trust-ref", "HEAD",
+    )  # fmt: skip
+    assert promoted.code == 0, promoted.out + promoted.err
+    assert "trust from ref HEAD (commit " in promoted.out
+    entry = promoted.out.strip().split()[-1]
+    statement = json.loads(cli("show", entry, "--json").out)["statement"]
+    assert statement["predicate"]["policy"]["sha256"] == hashlib.sha256(committed).hexdigest()
+
+
+def test_the_report_says_where_trust_came_from(recorded: str, project: Project, cli: Cli) -> None:
+    html = project.root / "r.html"
+    result = cli(
+        "report", "models/model.pkl", "--policy", "policies/default.yaml", "--trust-ref", "HEAD",
+        "-o", str(project.root / "r.pdf"), "--html", str(html),
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    head = project.git("rev-parse", "HEAD").strip()
+    assert f"HEAD, commit {head}: keys and policy as committed there" in html.read_text()
+    assert f"trust from ref HEAD (commit {head[:12]})" in result.out
