@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from auditpipe.errors import ConfigError, UntrustedSigner, VerificationFailed
-from auditpipe.manifest.canonical import IN_TOTO_PAYLOAD_TYPE
+from auditpipe.manifest.canonical import IN_TOTO_PAYLOAD_TYPE, pae
 from auditpipe.signing.bundle import EntryBundle
 from auditpipe.signing.identities import (
     TrustedIdentity,
@@ -64,6 +64,7 @@ class SigstoreVerifier(Verifier):
             raise VerificationFailed("bundle carries no signing certificate (not keyless)")
         who = claimed.describe()
         if not self.identities:
+            _check_own_certificate(bundle, who)
             raise UntrustedSigner(
                 f"untrusted signer: keyless signature by {who}, but no sigstore identity is "
                 "trusted (policies/identities.yaml or the policy's trust.identities)",
@@ -83,6 +84,7 @@ class SigstoreVerifier(Verifier):
         if not accepted:
             # A certificate for an unknown identity (or from an unknown CA) cannot
             # be told apart from a forged one: either way it is not evidence.
+            _check_own_certificate(bundle, who)
             raise UntrustedSigner(
                 f"untrusted signer: signed by {who}, which is not a trusted identity "
                 f"(trusted: {'; '.join(i.describe() for i in self.identities)})",
@@ -122,6 +124,46 @@ class SigstoreVerifier(Verifier):
                     path=_where(self._trust_config),
                 ) from exc
         return self._impl
+
+
+def _check_own_certificate(bundle: EntryBundle, who: str) -> None:
+    """The signature must at least verify under the certificate the bundle carries.
+
+    Without this, swapping a trusted entry's certificate for another one would
+    turn honest evidence into an "untrusted" entry that is merely ignored.
+    Key types other than ECDSA cannot be checked here; those stay untrusted.
+    """
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    material = bundle.model.verification_material
+    chain = material.x509_certificate_chain
+    if material.certificate is not None:
+        raw = bytes(material.certificate.raw_bytes)
+    elif chain is not None and chain.certificates:
+        raw = bytes(chain.certificates[0].raw_bytes)
+    else:
+        return
+    try:
+        key = x509.load_der_x509_certificate(raw).public_key()
+    except ValueError:
+        raise VerificationFailed(f"keyless bundle of {who} has an unreadable certificate") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        return
+    digest = hashes.SHA384() if key.curve.key_size >= 384 else hashes.SHA256()
+    message = pae(bundle.payload_type, bundle.payload)
+    for _keyid, signature in bundle.signatures[:4]:  # bounded: hostile input
+        try:
+            key.verify(signature, message, ec.ECDSA(digest))
+            return
+        except InvalidSignature:
+            continue
+    raise VerificationFailed(
+        f"keyless signature by {who} does not verify under its own certificate: "
+        "the bundle was altered"
+    )
 
 
 def _where(config: Path | TrustConfigBytes | None) -> str | Path:
