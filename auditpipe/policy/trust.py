@@ -38,4 +38,5 @@ def policy_verifier(trust: TrustRoot, policy: Policy | None) -> Verifier:
     identities = identities_from(
         (i.model_dump(exclude_none=True) for i in rules.identities), f"policy {policy.name}"
     )
-    return CompositeVerifier(LocalVerifier(pinned), keyless_verifier(trust, identities))
+    where = f"policy {policy.name}'s trust.keys"
+    return CompositeVerifier(LocalVerifier(pinned, where), keyless_verifier(trust, identities))

@@ -139,6 +139,9 @@ def keyless_verifier(trust: TrustRoot, identities: tuple[TrustedIdentity, ...]) 
 def verifier_for(trust: TrustRoot) -> Verifier:
     """The project's trust, as the trust root holds it: the keys under ``policies/keys/``
     and the keyless identities in ``policies/identities.yaml``."""
+    from auditpipe.trust.root import KEYS_DIR
+
     return CompositeVerifier(
-        LocalVerifier(dict(trust.keys)), keyless_verifier(trust, trust.identities)
+        LocalVerifier(dict(trust.keys), f"{trust.where(KEYS_DIR)}/"),
+        keyless_verifier(trust, trust.identities),
     )

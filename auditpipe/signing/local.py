@@ -35,8 +35,11 @@ class LocalSigner(Signer):
 class LocalVerifier(Verifier):
     """Accepts bundles signed by one of the project's trusted public keys."""
 
-    def __init__(self, trusted: dict[str, ec.EllipticCurvePublicKey]) -> None:
+    def __init__(
+        self, trusted: dict[str, ec.EllipticCurvePublicKey], where: str = "policies/keys/"
+    ) -> None:
         self._trusted = trusted
+        self._where = where  # names the trust set in "not trusted" messages
 
     def verify(self, bundle: EntryBundle) -> SignerIdentity:
         if bundle.payload_type != IN_TOTO_PAYLOAD_TYPE:
@@ -53,7 +56,7 @@ class LocalVerifier(Verifier):
         if key is None:
             self._check_hint(bundle, keyid, message)
             raise UntrustedSigner(
-                f"untrusted signer: key {keyid}, which is not trusted (not in policies/keys/)",
+                f"untrusted signer: key {keyid}, which is not trusted (not in {self._where})",
                 signer=f"key {keyid}",
             )
         for sig_keyid, signature in bundle.signatures:

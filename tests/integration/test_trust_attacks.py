@@ -199,6 +199,7 @@ def test_a_pr_that_trusts_its_own_key_is_denied(
     assert result.code == 1, result.out + result.err
     assert "DENY" in result.out
     assert f"untrusted signer: key {keyid}" in result.out
+    assert "(not in origin/main:policies/keys/)" in result.out
     assert "trust from ref origin/main (commit " in result.out
     # The PR's own files were never read: its key and its loosened policy are
     # in the working tree of CI's clone, and still the rule it removed ran.

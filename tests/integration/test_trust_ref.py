@@ -189,3 +189,22 @@ def test_the_report_says_where_trust_came_from(recorded: str, project: Project, 
     head = project.git("rev-parse", "HEAD").strip()
     assert f"HEAD, commit {head}: keys and policy as committed there" in html.read_text()
     assert f"trust from ref HEAD (commit {head[:12]})" in result.out
+
+
+def test_an_untrusted_run_is_no_evidence_even_without_a_trusted_signers_rule(
+    recorded: str, project: Project, cli: Cli
+) -> None:
+    policy = (project.root / "policies/default.yaml").read_text()
+    loose = policy.replace("  - trusted_signers", "").replace("name: default", "name: loose")
+    assert loose != policy
+    project.gen({"policies/loose.yaml": loose})
+    project.commit("a policy without trusted_signers")
+    assert cli("keys", "generate", "--name", "other").code == 0
+    project.gen({"models/other.pkl": b"other\n"})
+    made = cli("record", "--stage", "train", "--key", "other", "--out", "models/other.pkl")
+    assert made.code == 0, made.err
+    args = ("gate", "--policy", "policies/loose.yaml", "--trust-ref", "HEAD")
+    assert cli(*args, "models/model.pkl").code == 0  # control: the trusted run counts
+    denied = cli(*args, "models/other.pkl")
+    assert denied.code == 1, denied.out
+    assert "✗ lineage is intact" in denied.out and "untrusted signer: key" in denied.out
