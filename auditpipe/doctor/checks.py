@@ -45,7 +45,7 @@ def diagnose(workspace: Workspace, trust_ref: str | None, remote: str) -> list[F
     store = GitStore(workspace)
     try:
         findings += _reflog(workspace, store)
-        findings.append(_remote(store, remote))
+        findings.append(_remote(workspace, store, remote))
         findings.append(_verified(workspace, store))
     finally:
         store.close()
@@ -112,9 +112,14 @@ def _reflog(workspace: Workspace, store: GitStore) -> list[Finding]:
     return [Finding("reflog", "ok", f"{len(entries)} reflog entries, all fast-forward")]
 
 
-def _remote(store: GitStore, remote: str) -> Finding:
+def _remote(workspace: Workspace, store: GitStore, remote: str) -> Finding:
     """The local ledger against the remote head this clone last accepted (no network)."""
-    component = remote.encode()
+    from auditpipe.ledger.sync import resolve_remote
+
+    try:
+        component = resolve_remote(workspace, remote).component
+    except Error as exc:
+        return Finding("remote", "note", exc.message, exc.hint)
     rejected = replay.get_ref(store.repo, b"refs/auditpipe/rejected/" + component + b"/ledger")
     if rejected is not None:
         return Finding(
