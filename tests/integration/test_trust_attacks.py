@@ -277,3 +277,43 @@ def test_the_untrusted_entry_never_blocks_the_maintainers(world: World) -> None:
         fresh, "gate", "--policy", "policies/default.yaml", "--trust-ref", "origin/main"
     )
     assert gate.code == 0, gate.out + gate.err  # main's honest model, main's trusted key
+
+
+def test_untrusted_entries_cannot_deny_honest_work(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Untrusted entries count neither for nor against: an attacker's newer run of the
+    honest model's bytes, a later `gate_failed` run of its stage and a bad evaluation
+    of it must not turn main's ALLOW into a DENY."""
+    from auditpipe.ledger.ledger import Ledger
+    from auditpipe.signing.factory import local_signer
+    from auditpipe.workspace import Workspace
+    from tests.unit.report.synthetic import gate, record_run
+
+    before = ci_gate_main(world, "ci-before")
+    assert before.code == 0, before.out + before.err
+
+    root = world.clone("attacker")
+    keys = world.tmp / "attacker-keys"
+    assert world.run(root, "ledger", "pull", "origin", keys=keys).code == 0
+    assert world.run(root, "keys", "generate", "--name", "evil", keys=keys).code == 0
+    evil = local_signer("evil")  # AUDITPIPE_CONFIG_DIR is the attacker's since the last run
+    with Ledger(Workspace.discover(root)) as ledger:
+        record_run(ledger, evil, "train", {"src/train.py": None}, [MODEL])
+        failed = gate(root, "train-data", "src/train.py", success=False, failed=[("x", "c")])
+        record_run(
+            ledger, evil, "train", {"src/train.py": None}, [], validations=[failed],
+            status="gate_failed",
+        )  # fmt: skip
+        record_run(ledger, evil, "evaluate", {MODEL: None}, [], metrics={"accuracy": 0.0})
+    assert world.run(root, "ledger", "push", "origin", keys=keys).code == 0
+
+    after = ci_gate_main(world, "ci-after")
+    assert after.code == 0, after.out + after.err
+    assert "ALLOW" in after.out
+
+
+def ci_gate_main(world: World, name: str) -> Result:
+    ci = world.clone(name)
+    assert world.run(ci, "ledger", "pull", "origin").code == 0
+    return world.run(ci, "gate", "--policy", "policies/default.yaml", "--trust-ref", "origin/main")
