@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from dulwich.errors import NotTreeError
 from dulwich.object_store import tree_lookup_path
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.repo import Repo
@@ -79,7 +80,7 @@ def revision_files(
     def lookup(rel: str) -> Blob | Tree | None:
         try:
             _mode, sha = tree_lookup_path(repo.__getitem__, commit.tree, rel.encode())
-        except (KeyError, NotADirectoryError):
+        except (KeyError, NotADirectoryError, NotTreeError):  # absent, or under a file
             return None
         found = repo[sha]
         return found if isinstance(found, Blob | Tree) else None

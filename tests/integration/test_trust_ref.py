@@ -208,3 +208,15 @@ def test_an_untrusted_run_is_no_evidence_even_without_a_trusted_signers_rule(
     denied = cli(*args, "models/other.pkl")
     assert denied.code == 1, denied.out
     assert "✗ lineage is intact" in denied.out and "untrusted signer: key" in denied.out
+
+
+def test_a_policy_path_through_a_file_at_the_trust_ref(
+    recorded: str, project: Project, cli: Cli
+) -> None:
+    """A path under a file of the ref (not a directory) is absent, not a crash."""
+    project.gen({"policies/README": "x\n"})
+    project.commit("readme")
+    result = cli("gate", "--policy", "policies/README/x.yaml", "--trust-ref", "HEAD")
+    assert result.code == 2, result.out + result.err
+    assert "HEAD:policies/README/x.yaml" in result.err
+    no_traceback(result)
