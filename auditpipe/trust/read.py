@@ -8,6 +8,7 @@ else ``--base``, else ``$AUDITPIPE_TRUST_REF``, else the working tree.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -80,9 +81,9 @@ def revision_files(
     def lookup(rel: str) -> Blob | Tree | None:
         try:
             _mode, sha = tree_lookup_path(repo.__getitem__, commit.tree, rel.encode())
-        except (KeyError, NotADirectoryError, NotTreeError):  # absent, or under a file
+            found = repo[sha]
+        except (KeyError, NotADirectoryError, NotTreeError):  # absent, under a file, a gitlink
             return None
-        found = repo[sha]
         return found if isinstance(found, Blob | Tree) else None
 
     if not isinstance(lookup(POLICIES), Tree):
@@ -97,7 +98,9 @@ def revision_files(
     if isinstance(keys, Tree):
         for item in keys.items():
             name = item.path.decode("utf-8", "replace")
-            blob = repo[item.sha] if name.endswith(".pem") else None
+            if not name.endswith(".pem") or not stat.S_ISREG(item.mode):
+                continue  # symlinks and submodules are not keys
+            blob = repo[item.sha]
             if isinstance(blob, Blob):
                 files[f"{KEYS_DIR}/{name}"] = blob.as_raw_string()
     for rel in [*TRUST_FILES, *(policy_key(root, p, ref) for p in policies)]:
