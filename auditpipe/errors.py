@@ -16,6 +16,8 @@ The hierarchy (exit code in brackets)::
     │   └── GateDataError         [2] the data a gate checks is missing, unreadable or corrupt
     └── CheckFailed               [1] a check said no
         └── VerificationFailed    [1] the ledger or a signature did not verify
+            └── UntrustedSigner   [1] a signer the trust set does not know (evidence
+                                      that never counts, not a broken ledger)
 
 A gate that runs and finds failed expectations is not an error: it is a
 recorded result (``Validation.success`` false, exit 1 from the CLI).
@@ -146,3 +148,16 @@ class VerificationFailed(CheckFailed):
         if self.hint:
             text += f"\n{self.hint}"
         return text
+
+
+class UntrustedSigner(VerificationFailed):
+    """The bundle names a signer the trust set does not know.
+
+    Not an integrity failure: the ledger may hold entries by anyone with write
+    access; they are listed as untrusted and never count as evidence.
+    ``signer`` says who the bundle claims (``key <keyid>`` or an identity).
+    """
+
+    def __init__(self, message: str, *, signer: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.signer = signer

@@ -22,6 +22,7 @@ from auditpipe.cli import (  # noqa: F401  (registers commands)
     report_cmds,
     setup_cmds,
     sync_cmds,
+    trust_cmds,
 )
 from auditpipe.cli.app import app, err
 from auditpipe.errors import Error

@@ -50,7 +50,7 @@ def default_config_dir() -> Path:
     return Path(platformdirs.user_config_dir("auditpipe"))
 
 
-def load_public_pem(data: bytes, source: Path) -> ec.EllipticCurvePublicKey:
+def load_public_pem(data: bytes, source: Path | str) -> ec.EllipticCurvePublicKey:
     """Parse a public key PEM; only ECDSA P-256 keys are accepted."""
     try:
         key = serialization.load_pem_public_key(data)

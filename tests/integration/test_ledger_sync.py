@@ -24,6 +24,7 @@ from auditpipe.ledger.state import read_verified_head
 from auditpipe.ledger.verify import verify_ledger
 from auditpipe.pipeline.recorder import RunFacts, build, sign_and_append
 from auditpipe.signing.factory import local_signer, verifier_for
+from auditpipe.trust.read import open_trust
 from auditpipe.workspace import Workspace
 from tests.conftest import Project, Result, git
 
@@ -139,7 +140,7 @@ def entries_at(repo: Path, rev: str) -> set[str]:
 def verify(root: Path) -> tuple[int, list[str]]:
     workspace = Workspace.discover(root)
     with Ledger(workspace) as ledger:
-        report = verify_ledger(ledger.store, verifier_for(workspace))
+        report = verify_ledger(ledger.store, verifier_for(open_trust(workspace, None)))
     return report.entries, [p.describe() for p in report.problems]
 
 
