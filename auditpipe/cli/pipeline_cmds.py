@@ -103,6 +103,7 @@ def run(
     identity_token: str | None = None,
     push: bool = False,
     remote: str = "origin",
+    allow_secret: list[str] | None = None,
 ) -> int:
     """Run the stages that are not up to date; sign every run into the ledger.
 
@@ -132,14 +133,20 @@ def run(
         Afterwards, push the ledger to the remote (failed runs are evidence too).
     remote
         The git remote --push sends to.
+    allow_secret
+        A key (param path, variable, `stages.NAME.cmd`) that looks like a secret but
+        is not one (repeatable); adds to `secrets: allow:` in auditpipe.yaml.
     """
     from auditpipe.pipeline.executor import Executor
+    from auditpipe.pipeline.preflight import check_secrets
     from auditpipe.pipeline.recording import PipelineRecorder
     from auditpipe.signing.factory import signer_for
 
     workspace, spec, dag = _load()
     order = _order(dag, stages)
     with _planner(workspace, spec) as (ledger, planner):
+        # Before any command runs: a secret found after the run would leave it unrecorded.
+        guard = check_secrets(spec, order, planner.params_doc, allow_secret or ())
         signing = (
             None
             if dry_run
@@ -153,6 +160,7 @@ def run(
             planner,
             signing,  # type: ignore[arg-type]
             state_dir=workspace.state_dir,
+            guard=guard,
         )
         executor = Executor(
             dag,
