@@ -53,7 +53,7 @@ stages:
 EXTRACT = f"""\
 import os, sys
 print("token", os.environ["API_TOKEN"], "url", os.environ["DATABASE_URL"])
-print("aws", "AKIA" + "{STRAY_AWS_KEY[4:]}", file=sys.stderr)  # built here: not in the committed source
+print("aws", "AKIA" + "{STRAY_AWS_KEY[4:]}", file=sys.stderr)  # not in the source
 open("out/raw.csv", "w").write("a,b\\n1,2\\n")
 """
 TRAIN = """\
