@@ -147,6 +147,11 @@ def run(
     with _planner(workspace, spec) as (ledger, planner):
         # Before any command runs: a secret found after the run would leave it unrecorded.
         guard = check_secrets(spec, order, planner.params_doc, allow_secret or ())
+        if not dry_run:
+            from auditpipe.ledger.state import writer_lock
+
+            with writer_lock(workspace.state_dir):  # an unwritable .git fails before any command
+                pass
         signing = (
             None
             if dry_run

@@ -13,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from auditpipe.errors import ConfigError, ManifestError
+from auditpipe.faults import os_fault
 from auditpipe.fingerprint import Fingerprint
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.predicates import (
@@ -185,6 +186,11 @@ class PipelineRecorder:
     def _keep_logs(self, entry_id: str, stdout: bytes, stderr: bytes) -> None:
         """Keep the redacted streams next to the repo's state, owner-only; their
         digests are signed."""
-        self.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_private(self.logs_dir / f"{entry_id}.stdout", stdout)
-        write_private(self.logs_dir / f"{entry_id}.stderr", stderr)
+        try:
+            self.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_private(self.logs_dir / f"{entry_id}.stdout", stdout)
+            write_private(self.logs_dir / f"{entry_id}.stderr", stderr)
+        except OSError as exc:
+            fault = os_fault(exc, verb="write")
+            fault.message += f" (run {entry_id[:12]} is recorded; only its log copy is missing)"
+            raise fault from exc
