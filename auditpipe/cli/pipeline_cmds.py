@@ -49,13 +49,19 @@ def _planner(workspace: Any, spec: Any) -> Iterator[tuple[Any, Any]]:
 
 
 class _Console:
-    """Prints stage output with a prefix and a summary table at the end."""
+    """Prints stage output with a prefix (secret variables' values redacted, as in
+    the kept logs: CI logs are kept too) and a summary table at the end."""
+
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        self.secrets = secrets
 
     def stage_started(self, stage: str, cmd: str) -> None:
         err.print(f"[bold]▶ {escape(stage)}[/]: {escape(cmd)}")
 
     def output(self, stage: str, stream: str, line: str) -> None:
         target = err if stream == "stderr" else out
+        for value in self.secrets:
+            line = line.replace(value, "[REDACTED]")
         target.print(f"[dim]{escape(stage)} |[/] {escape(line)}")
 
     def stage_finished(self, result: StageResult) -> None:
@@ -138,7 +144,7 @@ def run(
         is not one (repeatable); adds to `secrets: allow:` in auditpipe.yaml.
     """
     from auditpipe.pipeline.executor import Executor
-    from auditpipe.pipeline.preflight import check_secrets
+    from auditpipe.pipeline.preflight import check_secrets, secret_values
     from auditpipe.pipeline.recording import PipelineRecorder
     from auditpipe.signing.factory import signer_for
 
@@ -172,7 +178,7 @@ def run(
             dict(spec.stages),
             planner,
             recorder,
-            _Console(),
+            _Console(secret_values(spec, order, guard)),
             root=workspace.root,
             jobs=jobs,
             force=force,

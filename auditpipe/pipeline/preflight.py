@@ -30,3 +30,15 @@ def check_secrets(
             )
         guard.split_env(stage.env, os.environ, public=stage.env_public, secret=stage.env_secret)
     return guard
+
+
+def secret_values(spec: PipelineSpec, stages: Sequence[str], guard: SecretGuard) -> tuple[str, ...]:
+    """The values of the stages' secret variables, to keep them off the terminal too."""
+    found: set[str] = set()
+    for name in stages:
+        stage = spec.stages[name]
+        env = guard.split_env(
+            stage.env, os.environ, public=stage.env_public, secret=stage.env_secret
+        )
+        found.update(env.secret_values)
+    return tuple(sorted(found, key=len, reverse=True))

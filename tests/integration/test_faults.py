@@ -12,8 +12,7 @@ the injected variants also run on their own, so both paths are always tested.
 from __future__ import annotations
 
 import shutil
-import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -103,7 +102,7 @@ def test_an_unreadable_file_is_named_with_what_to_do(
 
 
 @pytest.fixture
-def on_small_disk(recorded: Project, tmp_path: Path) -> tuple[Project, bool]:
+def on_small_disk(recorded: Project, tmp_path: Path) -> Iterator[tuple[Project, bool]]:
     """The project copied onto a small tmpfs (a plain directory where mounting is
     not allowed); the bool says whether it is a real tmpfs."""
     disk = tmp_path / "disk"
@@ -202,7 +201,8 @@ def test_a_file_that_vanishes_while_hashing_is_named(recorded: Project) -> None:
     root = recorded.root
     recorded.gen({f"data/part-{i}.csv": f"{i}\n" for i in range(20)})
     before = ledger_state(root)
-    for args in (("fingerprint", "--no-cache", "data"), ("record", "--stage", "x", "--dep", "data")):
+    commands = (("fingerprint", "--no-cache", "data"), ("record", "--stage", "x", "--dep", "data"))
+    for args in commands:
         result = faults.run(root, *args, fault="VANISH:data/part-7.csv")
         assert_fault(result, "data/part-7.csv", "vanished", "run it again")
         recorded.gen({"data/part-7.csv": "7\n"})

@@ -109,6 +109,8 @@ def test_secret_values_reach_no_blob_payload_log_or_report(
     _pipeline_project(project)
     result = run_auditpipe(project.root, "run", env=ENV)
     assert result.code == 0, result.err
+    for value in (DB_PASSWORD, API_TOKEN, DATABASE_URL):  # the terminal (a CI log) too
+        assert value not in result.out + result.err
 
     payloads = _payloads(project.root)
     assert len(payloads) == 2
