@@ -5,7 +5,7 @@ command line, and high-entropy tokens.
 Hex strings (sha256/sha1 digests, git SHAs) and UUIDs are identifiers, not
 secrets: ML params carry them all the time. A ``$VAR`` or ``${VAR}`` in the
 place of a value is a reference the shell resolves, so it is never a finding.
-``detect-secrets`` is imported on first use, by the commands that record runs.
+detect-secrets' patterns are used as data (``patterns.py``, see ``refresh.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from auditpipe.secrets.names import is_secret_name
+from auditpipe.secrets.patterns import PATTERNS
 
 # scheme://user:password@host -- a password in user-info (a bare user, as in
 # ssh://git@host, is not one).
@@ -34,7 +35,6 @@ _PRIVATE_KEY_BLOCK = re.compile(
 _FLAG = re.compile(r"^(?:--?|)(?P<name>[A-Za-z][A-Za-z0-9_.-]*)(?:=(?P<value>.*))?$", re.DOTALL)
 # detect-secrets' own limit for base64-like strings.
 ENTROPY_LIMIT = 4.5
-_SKIPPED_PLUGINS = ("Base64 High Entropy String", "Hex High Entropy String", "Public IP (ipv4)")
 
 
 @dataclass(frozen=True)
@@ -46,17 +46,8 @@ class Finding:
 
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """(description, regex) of every pattern-based detector in detect-secrets."""
-    from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-    from detect_secrets.plugins.base import RegexBasedDetector
-
-    found: list[tuple[str, re.Pattern[str]]] = []
-    plugins: dict[str, type[Any]] = get_mapping_from_secret_type_to_class()
-    for kind, cls in plugins.items():
-        if kind in _SKIPPED_PLUGINS or not issubclass(cls, RegexBasedDetector):
-            continue
-        found.extend((kind, regex) for regex in cls().denylist)
-    return tuple(found)
+    """(description, compiled regex) of every pattern-based detector in detect-secrets."""
+    return tuple((kind, re.compile(pattern, flags)) for kind, pattern, flags in PATTERNS)
 
 
 def entropy(token: str) -> float:

@@ -91,3 +91,11 @@ def test_write_private_is_owner_only_even_over_an_existing_file(tmp_path: Path) 
     write_private(path, b"new")
     assert path.read_bytes() == b"new"
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_shipped_patterns_are_those_of_the_installed_detect_secrets() -> None:
+    """Regenerate with `python -m auditpipe.secrets.refresh` when this fails."""
+    from auditpipe.secrets.patterns import PATTERNS
+    from auditpipe.secrets.refresh import current
+
+    assert current() == PATTERNS
