@@ -24,6 +24,8 @@ def check_secrets(
     for name in stages:
         stage = spec.stages[name]
         guard.check_text("command", command_key(name), stage.cmd)
+        for path in (*stage.deps, *stage.all_outputs):  # s3://key:secret@bucket/...
+            guard.check_text("path", path, path)
         if stage.params:
             guard.check_params(
                 select_params(params_doc, stage.params, params_path=spec.params_file, stage=name)

@@ -278,3 +278,16 @@ def test_a_variable_named_like_a_secret_in_a_plain_list_is_recorded_by_name(
     environment = json.loads(payload)["predicate"]["environment"]
     assert environment["variables"] == {"SEED": "42"}
     assert environment["secretVariables"] == {"API_TOKEN": "set", "UNSET_TOKEN": "not set"}
+
+
+def test_a_path_holding_a_cloud_key_is_refused(project: Project) -> None:
+    name = f"data/{STRAY_AWS_KEY}.csv"
+    project.gen({name: "a\n1\n"})
+    before = ledger_state(project.root)
+    result = run_auditpipe(project.root, "record", "--stage", "train", "--dep", name)
+    assert_bad_input(result, "path", "an AWS Access Key")
+    assert ledger_state(project.root) == before
+    allowed = run_auditpipe(
+        project.root, "record", "--stage", "train", "--dep", name, "--allow-secret", name
+    )
+    assert allowed.code == 0, allowed.err
