@@ -37,6 +37,7 @@ from typing import Any
 from yaml.nodes import Node, SequenceNode
 
 from auditpipe.errors import ConfigError
+from auditpipe.faults import describe as describe_fault
 from auditpipe.pipeline.dag import build_dag, is_within, normalize_path
 from auditpipe.pipeline.spec_env import SecretFieldsReader
 from auditpipe.pipeline.yamlpos import (
@@ -381,9 +382,8 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
             f"{file.name} not found", path=where, hint="run `auditpipe init` to create one"
         ) from exc
     except OSError as exc:
-        raise ConfigError(
-            f"cannot read the pipeline file: {exc.strerror or exc}", path=where
-        ) from exc
+        what, hint = describe_fault(exc)
+        raise ConfigError(f"cannot read the pipeline file: {what}", path=where, hint=hint) from exc
     params_file, signer, stages, allow = _Parser(where).parse(decode(data, where=where))
     spec = PipelineSpec(
         path=file,

@@ -42,7 +42,14 @@ def no_temporary_files(root: Path) -> None:
 @pytest.fixture
 def recorded(project: Project, cli: Cli) -> Project:
     """A project whose model has one signed run from two sources."""
-    project.gen({"models/model.bin": "weights\n"})
+    project.gen(
+        {
+            "models/model.bin": "weights\n",
+            "auditpipe.yaml": "stages:\n  train:\n    cmd: touch x.bin\n"
+            "    params: [train]\n    outs: [x.bin]\n",
+            "params.yaml": "train:\n  k: 1\n",
+        }
+    )
     result = cli(
         "record",
         "--stage",
@@ -75,6 +82,8 @@ def _trusted_pem(root: Path) -> str:
         ("PEM", ("verify", "models/model.bin")),
         ("PEM", ("verify", "--ledger")),
         (".git/auditpipe/verified-head", ("verify", "--ledger")),
+        ("auditpipe.yaml", ("status",)),
+        ("params.yaml", ("run",)),
     ],
 )
 @pytest.mark.parametrize("mode", ["real", "injected"])
