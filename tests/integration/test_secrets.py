@@ -291,3 +291,30 @@ def test_a_path_holding_a_cloud_key_is_refused(project: Project) -> None:
         project.root, "record", "--stage", "train", "--dep", name, "--allow-secret", name
     )
     assert allowed.code == 0, allowed.err
+
+
+def test_record_stage_refuses_before_the_block_and_records_secret_env_by_name(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import auditpipe
+    from auditpipe.errors import SecretError
+
+    monkeypatch.setenv("DB_PASSWORD", DB_PASSWORD)
+    monkeypatch.setenv("SEED", "42")
+    ran = []
+    with (
+        pytest.raises(SecretError, match="param 'db' looks like a secret"),
+        auditpipe.record_stage("train", params={"db": DATABASE_URL}),
+    ):
+        ran.append(True)
+    assert ran == []
+    with auditpipe.record_stage(
+        "train", params={"k": 1}, env=["SEED"], secret_env=["DB_PASSWORD"]
+    ) as run:
+        pass
+    (payload,) = _payloads(project.root)
+    environment = json.loads(payload)["predicate"]["environment"]
+    assert run.entry_id == hashlib.sha256(payload).hexdigest()
+    assert environment["variables"] == {"SEED": "42"}
+    assert environment["secretVariables"] == {"DB_PASSWORD": "set"}
+    assert _leaks(_all_git_objects(project.root)) == []
