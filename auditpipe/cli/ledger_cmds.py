@@ -62,6 +62,7 @@ def record(
     passphrase_env: str | None = None,
     signer: Literal["local", "sigstore", "auto"] | None = None,
     identity_token: str | None = None,
+    allow_secret: list[str] | None = None,
 ) -> int:
     """Sign and append one stage-run manifest built from facts given here.
 
@@ -93,25 +94,29 @@ def record(
     identity_token
         OIDC identity token for keyless signing (default: $AUDITPIPE_IDENTITY_TOKEN,
         else the CI's ambient credential).
+    allow_secret
+        A param, metric or path that looks like a secret but is not one, or `cmd`
+        (repeatable); see "Secrets" in the README.
     """
-    from auditpipe.pipeline.recorder import RunFacts, build, sign_and_append
+    from auditpipe.ledger.ledger import Ledger
+    from auditpipe.pipeline.recorder import RunFacts, build, check_secrets, sign_and_append
     from auditpipe.signing.factory import signer_for
 
     params = _nest([_parse_assignment(p, "--param") for p in param or []])
     metrics = _nest([_parse_assignment(m, "--metric") for m in metric or []])
-    from auditpipe.ledger.ledger import Ledger
-
+    facts = RunFacts(
+        stage=stage,
+        command=cmd,
+        deps=dep or [],
+        outs=out_ or [],
+        params=params,
+        metrics=metrics,
+        exit_code=exit_code,
+        allow=frozenset(allow_secret or ()),
+    )
+    check_secrets(facts)  # before the key is unlocked or the ledger opened
     with Ledger.open() as ledger:
         signing = signer_for(ledger.workspace, key, passphrase_env, signer, identity_token)
-        facts = RunFacts(
-            stage=stage,
-            command=cmd,
-            deps=dep or [],
-            outs=out_ or [],
-            params=params,
-            metrics=metrics,
-            exit_code=exit_code,
-        )
         statement = build(ledger, facts)
         entry_id = sign_and_append(ledger, signing, statement)
     out.print(entry_id)
