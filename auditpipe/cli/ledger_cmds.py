@@ -111,6 +111,9 @@ def record(
         )
         statement = build(ledger, facts)
         entry_id = sign_and_append(ledger, signing, statement)
+        from auditpipe.lock.update import update_lock
+
+        update_lock(ledger, signing, {stage: entry_id})
     out.print(entry_id)
     return 0
 
@@ -227,12 +230,19 @@ def show(entry_id: str, /, *, json: bool = False) -> int:
 
 def verify_ledger_command(json: bool) -> int:
     """``auditpipe verify --ledger``: the whole branch, every rule, every entry."""
+    from auditpipe.anchor.pinned import verify_pinned
     from auditpipe.ledger.ledger import Ledger
-    from auditpipe.ledger.verify import verify_ledger
+    from auditpipe.ledger.verify import Problem, verify_ledger
     from auditpipe.signing.factory import verifier_for
 
     with Ledger.open() as book:
         report = verify_ledger(book.store, verifier_for(book.workspace))
+        try:
+            anchored = verify_pinned(book)
+        except VerificationFailed as exc:
+            anchored = None
+            report.problems.append(Problem(exc.message))
+            report.problems.extend(Problem(p) for p in exc.problems)
     if json:
         print_json(
             {
@@ -241,6 +251,9 @@ def verify_ledger_command(json: bool) -> int:
                 "entries": report.entries,
                 "commits": report.commits,
                 "signers": report.signers,
+                "checkpoint": (
+                    anchored.checkpoint.body() if anchored and anchored.checkpoint else None
+                ),
                 "problems": [
                     {"entry": p.entry, "commit": p.commit, "message": p.message}
                     for p in report.problems
@@ -262,4 +275,6 @@ def verify_ledger_command(json: bool) -> int:
         f"ledger OK: {report.entries} entries in {report.commits} commits, "
         f"head {head}, signers {signers}"
     )
+    if anchored is not None and anchored.pins:
+        out.print(f"consistent with the checkpoint in {', '.join(anchored.pins)}")
     return 0

@@ -53,6 +53,9 @@ def verify(
 
     lineages = []
     with Ledger.open() as book:
+        from auditpipe.anchor.pinned import verify_pinned
+
+        verify_pinned(book)  # before anything is read through the index
         verifier = policy_verifier(book.workspace, None)
         for path in artifacts:
             rel, digest = _artifact(book.workspace, path)
@@ -115,6 +118,9 @@ def _decide(policy_path: Path, artifacts: list[str] | None, base: str | None) ->
 
     loaded = load_policy(policy_path)
     with Ledger.open() as book:
+        from auditpipe.anchor.pinned import verify_pinned
+
+        verify_pinned(book)  # before anything is read through the index
         return [decision for _lineage, decision in judge(book, loaded, artifacts, base)]
 
 

@@ -70,6 +70,9 @@ def report(
 
         loaded = load_policy(policy)
     with Ledger.open() as book:
+        from auditpipe.anchor.pinned import verify_pinned
+
+        verify_pinned(book)
         document: Any
         if ledger:
             from auditpipe.report.activity import activity_report, period

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cyclopts import App
 
@@ -44,7 +44,38 @@ def _sync(verb: str, remote: str, quiet: bool) -> SyncResult:
     from auditpipe.workspace import Workspace
 
     action = sync.pull if verb == "pull" else sync.push
-    return action(Workspace.discover(), remote, progress=None if quiet else _progress)
+    workspace = Workspace.discover()
+    signer = None
+    if verb == "push":
+        from auditpipe.errors import SigningKeyError
+        from auditpipe.lock.files import read_lock
+        from auditpipe.signing.factory import local_signer
+
+        if read_lock(workspace) is not None:
+            try:
+                signer = local_signer()
+            except SigningKeyError:
+                err.print("no signing key: auditpipe.lock's checkpoint is not re-issued")
+    return anchored_sync(action, workspace, remote, None if quiet else _progress, signer)
+
+
+def anchored_sync(
+    action: Any, workspace: Any, remote: str, progress: Any, signer: Any
+) -> SyncResult:
+    """Check the local ledger against its pins, sync, re-anchor on the new head
+    and (push, with a signer) re-issue the lock's checkpoint over it."""
+    from auditpipe.anchor.pinned import reanchor_after_sync, verify_pinned
+    from auditpipe.ledger.ledger import Ledger
+    from auditpipe.lock.update import reissue_checkpoint
+
+    with Ledger(workspace) as book:
+        verify_pinned(book)
+    result: SyncResult = action(workspace, remote, progress=progress)
+    with Ledger(workspace) as book:
+        reanchor_after_sync(book)
+        if signer is not None and reissue_checkpoint(book, signer) is not None:
+            err.print("auditpipe.lock: checkpoint re-issued over the pushed head; commit it")
+    return result
 
 
 def _progress(done: int, total: int) -> None:

@@ -27,9 +27,7 @@ def reference_mth(leaves: list[bytes]) -> bytes:
     k = 1
     while k * 2 < len(leaves):
         k *= 2
-    return hashlib.sha256(
-        b"\x01" + reference_mth(leaves[:k]) + reference_mth(leaves[k:])
-    ).digest()
+    return hashlib.sha256(b"\x01" + reference_mth(leaves[:k]) + reference_mth(leaves[k:])).digest()
 
 
 def test_small_trees_match_the_rfc_definition() -> None:

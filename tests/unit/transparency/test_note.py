@@ -65,8 +65,15 @@ def test_truncated_or_edited_notes_fail_cleanly(size: int, data: st.DataObject) 
 
 @pytest.mark.parametrize(
     "body",
-    ["", "origin\n", "origin\n-1\nAAAA\n", "origin\n01\n" + "A" * 44 + "\n", "o\n1\n!!\n",
-     "o r\n1\n" + "A" * 43 + "=\n", "o\n1\n" + "A" * 43 + "=\nextra\n"],
+    [
+        "",
+        "origin\n",
+        "origin\n-1\nAAAA\n",
+        "origin\n01\n" + "A" * 44 + "\n",
+        "o\n1\n!!\n",
+        "o r\n1\n" + "A" * 43 + "=\n",
+        "o\n1\n" + "A" * 43 + "=\nextra\n",
+    ],
 )
 def test_bad_checkpoint_bodies(body: str) -> None:
     with pytest.raises(ManifestError):

@@ -1,0 +1,36 @@
+"""``verify_pinned``: anchor the ledger against the working tree's lock (and any
+pins the caller adds, e.g. a trust ref's lock) and this clone's state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from auditpipe.anchor.check import Anchored, Pin, anchor
+from auditpipe.anchor.state import clear_state
+from auditpipe.ledger.ledger import Ledger
+from auditpipe.lock.files import LOCK_FILE, read_lock
+from auditpipe.lock.pins import lock_pin
+from auditpipe.signing.keys import TRUSTED_KEYS_DIR, TrustedKeys
+from auditpipe.workspace import Workspace
+
+
+def working_tree_pins(workspace: Workspace) -> list[Pin]:
+    lock = read_lock(workspace)
+    if lock is None:
+        return []
+    pin = lock_pin(lock, LOCK_FILE, TrustedKeys(workspace.root / TRUSTED_KEYS_DIR).load())
+    return [pin] if pin else []
+
+
+def verify_pinned(ledger: Ledger, extra_pins: Sequence[Pin] = ()) -> Anchored:
+    """Raise ``VerificationFailed`` unless the ledger extends every known checkpoint
+    and its index is the one its entries imply."""
+    return anchor(ledger.store, [*working_tree_pins(ledger.workspace), *extra_pins])
+
+
+def reanchor_after_sync(ledger: Ledger) -> Anchored:
+    """After a sync replayed local entries onto the remote's (which reorders
+    them, and which the sync itself verified lost nothing), start this clone's
+    anchor afresh from the new head."""
+    clear_state(ledger.workspace.state_dir)
+    return anchor(ledger.store, [])
