@@ -212,7 +212,8 @@ def _check_pin(
     if cp.size > current.size:
         return [
             f"{where}, but the ledger has only {current.size}: "
-            f"{cp.size - current.size} pinned entries are missing (truncated or rewritten)",
+            f"{cp.size - current.size} pinned entr{'y is' if cp.size - current.size == 1 else 'ies are'}"
+            " missing (truncated or rewritten)",
             *named,
         ]
     if known.get(cp.size) == cp.root.hex():

@@ -28,9 +28,9 @@ def verify_pinned(ledger: Ledger, extra_pins: Sequence[Pin] = ()) -> Anchored:
     return anchor(ledger.store, [*working_tree_pins(ledger.workspace), *extra_pins])
 
 
-def reanchor_after_sync(ledger: Ledger) -> Anchored:
+def reanchor_after_sync(ledger: Ledger, pins: Sequence[Pin] = ()) -> Anchored:
     """After a sync replayed local entries onto the remote's (which reorders
     them, and which the sync itself verified lost nothing), start this clone's
-    anchor afresh from the new head."""
+    anchor afresh from the new head, checked against ``pins``."""
     clear_state(ledger.workspace.state_dir)
-    return anchor(ledger.store, [])
+    return anchor(ledger.store, pins)

@@ -235,12 +235,13 @@ def verify_ledger_command(json: bool) -> int:
     from auditpipe.ledger.verify import Problem, verify_ledger
     from auditpipe.signing.factory import verifier_for
 
+    hint: str | None = None
     with Ledger.open() as book:
         report = verify_ledger(book.store, verifier_for(book.workspace))
         try:
             anchored = verify_pinned(book)
         except VerificationFailed as exc:
-            anchored = None
+            anchored, hint = None, exc.hint
             report.problems.append(Problem(exc.message))
             report.problems.extend(Problem(p) for p in exc.problems)
     if json:
@@ -265,6 +266,7 @@ def verify_ledger_command(json: bool) -> int:
         raise VerificationFailed(
             f"ledger verification failed: {len(report.problems)} problem(s)",
             problems=[p.describe() for p in report.problems],
+            hint=hint,
         )
     signers = (
         ", ".join(f"{k[:12] if len(k) == 64 else k}×{v}" for k, v in sorted(report.signers.items()))

@@ -187,7 +187,7 @@ def run(
         from auditpipe.cli.sync_cmds import anchored_sync
         from auditpipe.ledger.sync import push as push_ledger
 
-        sent = anchored_sync(push_ledger, workspace, remote, None, signing)
+        sent = anchored_sync(push_ledger, workspace, remote, None, signing, pull=False)
         err.print(f"pushed the ledger to {remote}: head {(sent.head or '-')[:12]}")
     bad = [r for r in results if r.outcome in ("failed", "gate_failed", "not_run")]
     return 1 if bad else 0

@@ -56,25 +56,31 @@ def _sync(verb: str, remote: str, quiet: bool) -> SyncResult:
                 signer = local_signer()
             except SigningKeyError:
                 err.print("no signing key: auditpipe.lock's checkpoint is not re-issued")
-    return anchored_sync(action, workspace, remote, None if quiet else _progress, signer)
+    progress = None if quiet else _progress
+    return anchored_sync(action, workspace, remote, progress, signer, pull=verb == "pull")
 
 
 def anchored_sync(
-    action: Any, workspace: Any, remote: str, progress: Any, signer: Any
+    action: Any, workspace: Any, remote: str, progress: Any, signer: Any, *, pull: bool
 ) -> SyncResult:
     """Check the local ledger against its pins, sync, re-anchor on the new head
     and (push, with a signer) re-issue the lock's checkpoint over it."""
-    from auditpipe.anchor.pinned import reanchor_after_sync, verify_pinned
+    from auditpipe.anchor.pinned import reanchor_after_sync, verify_pinned, working_tree_pins
     from auditpipe.ledger.ledger import Ledger
     from auditpipe.lock.update import reissue_checkpoint
 
     with Ledger(workspace) as book:
-        verify_pinned(book)
+        if book.store.head() is not None:  # a fresh clone has nothing to check yet
+            verify_pinned(book)
     result: SyncResult = action(workspace, remote, progress=progress)
     with Ledger(workspace) as book:
-        reanchor_after_sync(book)
-        if signer is not None and reissue_checkpoint(book, signer) is not None:
-            err.print("auditpipe.lock: checkpoint re-issued over the pushed head; commit it")
+        if pull:
+            # what was pulled must extend the lock's checkpoint (in a fresh clone too)
+            reanchor_after_sync(book, working_tree_pins(workspace))
+        else:
+            reanchor_after_sync(book)
+            if signer is not None and reissue_checkpoint(book, signer) is not None:
+                err.print("auditpipe.lock: checkpoint re-issued over the pushed head; commit it")
     return result
 
 
