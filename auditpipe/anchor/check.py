@@ -27,6 +27,7 @@ from auditpipe.ledger import layout
 from auditpipe.ledger.gitstore import GitStore
 from auditpipe.manifest.statement import SignedStatement
 from auditpipe.signing.bundle import parse_bundle
+from auditpipe.signing.interface import Verifier
 from auditpipe.transparency.checkpoint import Checkpoint, origin_for
 from auditpipe.transparency.merkle import Tree, verify_consistency
 
@@ -60,10 +61,16 @@ class Anchored:
 
 
 def anchor(
-    store: GitStore, pins: Sequence[Pin] = (), *, record: bool = True, use_state: bool = True
+    store: GitStore,
+    pins: Sequence[Pin] = (),
+    *,
+    record: bool = True,
+    use_state: bool = True,
+    verifier: Verifier | None = None,
 ) -> Anchored:
     """Check the ledger against ``pins`` and this clone's state (see the module doc);
-    ``use_state=False`` walks the whole ledger as a fresh clone would."""
+    ``use_state=False`` walks the whole ledger as a fresh clone would; with a
+    ``verifier``, the appended entries' signatures are checked too."""
     state_dir = store.workspace.state_dir
     head = store.head()
     loaded = read_state(state_dir) if use_state else None
@@ -105,7 +112,7 @@ def anchor(
         overlay,
         "index",
         state.index_tree if state else None,
-        _index_paths(store, added, problems),
+        _index_paths(store, added, problems, verifier),
         head_root,
         problems,
     )
@@ -180,7 +187,10 @@ def _check_tree(
 
 
 def _index_paths(
-    store: GitStore, added: list[tuple[str, bytes]], problems: list[str]
+    store: GitStore,
+    added: list[tuple[str, bytes]],
+    problems: list[str],
+    verifier: Verifier | None,
 ) -> dict[tuple[bytes, ...], bytes]:
 
     paths: dict[tuple[bytes, ...], bytes] = {}
@@ -196,6 +206,11 @@ def _index_paths(
             continue
         for path in layout.index_paths_for(entry_id, signed):
             paths[path[1:]] = EMPTY_BLOB
+        if verifier is not None:
+            try:
+                verifier.verify(bundle)
+            except Error as exc:
+                problems.append(f"entry {entry_id}: {exc.message}")
     return paths
 
 
@@ -210,10 +225,10 @@ def _check_pin(
     missing = [i for i in pin.entries if bytes.fromhex(i) not in present]
     named = [f"  entry {i} (named by {pin.source}) is not on the ledger" for i in missing]
     if cp.size > current.size:
+        gone = cp.size - current.size
         return [
-            f"{where}, but the ledger has only {current.size}: "
-            f"{cp.size - current.size} pinned entr{'y is' if cp.size - current.size == 1 else 'ies are'}"
-            " missing (truncated or rewritten)",
+            f"{where}, but the ledger has only {current.size}: {gone} pinned "
+            f"entr{'y is' if gone == 1 else 'ies are'} missing (truncated or rewritten)",
             *named,
         ]
     if known.get(cp.size) == cp.root.hex():

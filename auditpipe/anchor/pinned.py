@@ -10,6 +10,7 @@ from auditpipe.anchor.state import clear_state
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.lock.files import LOCK_FILE, read_lock
 from auditpipe.lock.pins import lock_pin
+from auditpipe.signing.interface import Verifier
 from auditpipe.signing.keys import TRUSTED_KEYS_DIR, TrustedKeys
 from auditpipe.workspace import Workspace
 
@@ -22,10 +23,14 @@ def working_tree_pins(workspace: Workspace) -> list[Pin]:
     return [pin] if pin else []
 
 
-def verify_pinned(ledger: Ledger, extra_pins: Sequence[Pin] = ()) -> Anchored:
+def verify_pinned(
+    ledger: Ledger, extra_pins: Sequence[Pin] = (), verifier: Verifier | None = None
+) -> Anchored:
     """Raise ``VerificationFailed`` unless the ledger extends every known checkpoint
-    and its index is the one its entries imply."""
-    return anchor(ledger.store, [*working_tree_pins(ledger.workspace), *extra_pins])
+    and its index is the one its entries imply (and, with a ``verifier``, the
+    entries appended since this clone's last check are validly signed)."""
+    pins = [*working_tree_pins(ledger.workspace), *extra_pins]
+    return anchor(ledger.store, pins, verifier=verifier)
 
 
 def reanchor_after_sync(ledger: Ledger, pins: Sequence[Pin] = ()) -> Anchored:
