@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from auditpipe.anchor.state import AnchorState, read_state, write_state
 from auditpipe.anchor.trees import EMPTY_BLOB, Overlay, diff_paths
-from auditpipe.anchor.walk import added_entries, commits_since
+from auditpipe.anchor.walk import Walked, added_ids, commits_since, entry_blobs
 from auditpipe.errors import Error, VerificationFailed
 from auditpipe.ledger import layout
 from auditpipe.ledger.gitstore import GitStore
@@ -89,17 +89,28 @@ def anchor(
         _rewritten_below_state(store, head, state, base)
     origin = state.origin if state else origin_for((walked.root or head).decode())
     problems: list[str] = []
-    added = [pair for commit in walked.commits for pair in added_entries(store, commit)]
+    head_tree = store.commit_links(head)[0]
+    ids = _leaf_ids(store, walked, state.head.encode() if state else None)
+    blobs = entry_blobs(store, head_tree, ids)
+    added: list[tuple[str, bytes]] = []
     leaves = list(base)
     seen = set(base)
-    for entry_id, _blob in added:
+    for entry_id in ids:
         raw = bytes.fromhex(entry_id)
         if raw in seen:
             problems.append(f"entry {entry_id} is appended twice")
         seen.add(raw)
         leaves.append(raw)
+        blob = blobs.get(entry_id)
+        if blob is None:
+            problems.append(
+                f"entries/{entry_id[:2]}/{entry_id}{layout.ENTRY_SUFFIX}: an "
+                "appended entry is gone from the ledger head"
+            )
+        else:
+            added.append((entry_id, blob))
     overlay = Overlay(store)
-    head_root = store.tree_items(store.commit_links(head)[0])
+    head_root = store.tree_items(head_tree)
     _check_tree(
         overlay,
         "entries",
@@ -148,6 +159,15 @@ def anchor(
             leaves,
         )
     return Anchored(current, head.decode(), len(added), tuple(p.source for p in pins))
+
+
+def _leaf_ids(store: GitStore, walked: Walked, stop: bytes | None) -> list[str]:
+    ids: list[str] = []
+    parent_tree = store.commit_links(stop)[0] if stop else None
+    for link in walked.links:
+        ids.extend(added_ids(store, link, parent_tree))
+        parent_tree = link.tree
+    return ids
 
 
 def _sub(root: dict[bytes, tuple[int, bytes]], name: bytes) -> str | None:
@@ -247,8 +267,7 @@ def _check_pin(
 def _rewritten_below_state(
     store: GitStore, head: bytes, state: AnchorState, base: list[bytes]
 ) -> None:
-    walked = commits_since(store, head, None)
-    now = [bytes.fromhex(i) for c in walked.commits for i, _b in added_entries(store, c)]
+    now = [bytes.fromhex(i) for i in _leaf_ids(store, commits_since(store, head, None), None)]
     present = set(now)
     missing = [leaf.hex() for leaf in base if leaf not in present]
     moved = [
