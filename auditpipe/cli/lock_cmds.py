@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.markup import escape
 
 from auditpipe.cli.app import app, err, out, print_json
@@ -37,7 +39,13 @@ def lock(*, key: str | None = None, passphrase_env: str | None = None) -> int:
 
 
 @app.command
-def checkpoint(*, json: bool = False) -> int:
+def checkpoint(
+    *,
+    cosign: bool = False,
+    key: str | None = None,
+    passphrase_env: str | None = None,
+    json: bool = False,
+) -> int:
     """Verify what was appended since this clone's last check against every
     checkpoint it knows (auditpipe.lock, this clone's state), then print the
     C2SP checkpoint over the ledger head.
@@ -46,8 +54,18 @@ def checkpoint(*, json: bool = False) -> int:
     this clone's Merkle frontier in .git/auditpipe/, that costs the same on a
     ledger of 100 or 100,000 entries.
 
+    With --cosign, also add your cosignature over that checkpoint to
+    auditpipe.lock (a witness: CI or a second team); a policy's
+    `witnessed: {by: [keyids], min: 1}` rule counts them.
+
     Parameters
     ----------
+    cosign
+        Add a cosignature by your key over the checkpoint to auditpipe.lock.
+    key
+        Name of the cosigning key.
+    passphrase_env
+        Environment variable holding the key's passphrase.
     json
         Print machine-readable output.
     """
@@ -57,6 +75,8 @@ def checkpoint(*, json: bool = False) -> int:
 
     with Ledger.open() as book:
         anchored = verify_pinned(book, verifier=verifier_for(book.workspace))
+        if cosign:
+            _cosign(book, key, passphrase_env)
     body = anchored.checkpoint.body() if anchored.checkpoint else None
     if json:
         print_json(
@@ -75,3 +95,17 @@ def checkpoint(*, json: bool = False) -> int:
     pins = f"; consistent with {', '.join(anchored.pins)}" if anchored.pins else ""
     err.print(f"verified {anchored.appended} entries appended since the last check{pins}")
     return 0
+
+
+def _cosign(book: Any, key: str | None, passphrase_env: str | None) -> None:
+    from auditpipe.lock.files import read_lock, write_lock
+    from auditpipe.lock.model import Lock
+    from auditpipe.lock.witness import cosign
+    from auditpipe.signing.factory import local_signer
+
+    signer = local_signer(key, passphrase_env)
+    cosig = cosign(book, signer)
+    lock = read_lock(book.workspace) or Lock()
+    kept = [c for c in lock.cosignatures or [] if c.keyid != cosig.keyid]
+    write_lock(book.workspace, lock.model_copy(update={"cosignatures": [*kept, cosig]}))
+    err.print(f"auditpipe.lock: cosigned by key {cosig.keyid[:12]}; commit it")

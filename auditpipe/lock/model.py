@@ -20,6 +20,8 @@
 ``checkpoint`` is a C2SP signed note, one line per array item (the note text is
 the items joined with newlines, plus a final newline); it is absent when the
 last append was signed keyless (no note signature is made for those yet).
+``cosignatures`` (optional) holds witnesses' cosignatures, each with the
+checkpoint body it covers.
 """
 
 from __future__ import annotations
@@ -38,12 +40,23 @@ LOCK_HINT = (
 )
 
 
+class Cosignature(BaseModel):
+    """A witness's signature over one checkpoint body (see ``lock/witness.py``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    keyid: str = Field(pattern=r"^[0-9a-f]{64}$")
+    checkpoint: list[str] = Field(min_length=3, max_length=3)
+    signature: str
+
+
 class Lock(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: Literal[1] = 1
     stages: dict[str, str] = Field(default_factory=dict)
     checkpoint: list[str] | None = None
+    cosignatures: list[Cosignature] | None = None
 
     @field_validator("stages")
     @classmethod

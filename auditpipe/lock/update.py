@@ -43,7 +43,11 @@ def update_lock(
     except Error:
         old = None  # a broken lock is replaced by a good one
     merged = dict(stages) if replace or old is None else {**old.stages, **stages}
-    lock = Lock(stages=dict(sorted(merged.items())), checkpoint=checkpoint_lines(ledger, signer))
+    lock = Lock(
+        stages=dict(sorted(merged.items())),
+        checkpoint=checkpoint_lines(ledger, signer),
+        cosignatures=old.cosignatures if old else None,
+    )
     return write_lock(ledger.workspace, lock)
 
 
@@ -52,9 +56,8 @@ def reissue_checkpoint(ledger: Ledger, signer: Signer | None) -> Path | None:
     old = read_lock(ledger.workspace)
     if old is None:
         return None
-    return write_lock(
-        ledger.workspace, Lock(stages=old.stages, checkpoint=checkpoint_lines(ledger, signer))
-    )
+    lock = old.model_copy(update={"checkpoint": checkpoint_lines(ledger, signer)})
+    return write_lock(ledger.workspace, lock)
 
 
 def runs_in_tree(ledger: Ledger) -> dict[str, str]:
