@@ -125,3 +125,32 @@ def test_run_locks_every_stage_it_ran_or_skipped(project: Project, cli: Cli) -> 
     assert lock_doc(project)["checkpoint"][1] == "3"
     assert cli("run").code == 0  # all skipped: the lock names the same runs
     assert lock_doc(project)["stages"] == runs
+
+
+def test_record_stage_updates_the_lock(project: Project) -> None:
+    import auditpipe
+
+    project.gen({"models/model.pkl": "m\n"})
+    with auditpipe.record_stage("train", outs=["models/model.pkl"], root=project.root) as run:
+        run.log_metrics({"accuracy": 0.9})
+    assert lock_doc(project)["stages"] == {"train": run.entry_id}
+
+
+def test_lock_at_revision_reads_git_objects_not_the_tree(locked: Project) -> None:
+    from auditpipe.errors import RepositoryError
+    from auditpipe.lock import lock_at_revision, parse_lock
+    from auditpipe.workspace import Workspace
+
+    workspace = Workspace.discover(locked.root)
+    assert lock_at_revision(workspace, "HEAD") is None  # not committed yet
+    committed = (locked.root / "auditpipe.lock").read_bytes()
+    locked.commit("lock")
+    (locked.root / "auditpipe.lock").write_text("edited in the tree\n")
+    assert lock_at_revision(workspace, "HEAD") == committed
+    assert parse_lock(committed, "HEAD:auditpipe.lock").stages == lock_doc_from(committed)
+    with pytest.raises(RepositoryError):
+        lock_at_revision(workspace, "no-such-ref")
+
+
+def lock_doc_from(data: bytes) -> dict:
+    return json.loads(data)["stages"]
