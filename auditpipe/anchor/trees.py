@@ -9,6 +9,7 @@ missing or extra.
 from __future__ import annotations
 
 import hashlib
+from binascii import a2b_hex
 from collections.abc import Iterator, Mapping
 
 from auditpipe.ledger.gitstore import FILE_MODE, TREE_MODE, GitStore
@@ -85,8 +86,7 @@ def _tree_id(items: Items) -> bytes:
         return name + b"/" if items[name][0] == TREE_MODE else name
 
     body = b"".join(
-        b"%o %s\0%s" % (items[n][0], n, bytes.fromhex(items[n][1].decode()))
-        for n in sorted(items, key=order)
+        b"%o %s\0" % (items[n][0], n) + a2b_hex(items[n][1]) for n in sorted(items, key=order)
     )
     raw = b"tree %d\0%s" % (len(body), body)
     return hashlib.sha1(raw, usedforsecurity=False).hexdigest().encode()
