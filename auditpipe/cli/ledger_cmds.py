@@ -241,6 +241,7 @@ def verify_ledger_command(json: bool) -> int:
                 "entries": report.entries,
                 "commits": report.commits,
                 "signers": report.signers,
+                "legacy": report.legacy,
                 "problems": [
                     {"entry": p.entry, "commit": p.commit, "message": p.message}
                     for p in report.problems
@@ -262,4 +263,11 @@ def verify_ledger_command(json: bool) -> int:
         f"ledger OK: {report.entries} entries in {report.commits} commits, "
         f"head {head}, signers {signers}"
     )
+    if report.legacy:
+        shown = ", ".join(entry[:12] for entry in report.legacy[:10])
+        more = f" and {len(report.legacy) - 10} more" if len(report.legacy) > 10 else ""
+        out.print(
+            f"{len(report.legacy)} legacy entries (byte form written before format 1, "
+            f"accepted as dated before it): {shown}{more}"
+        )
     return 0

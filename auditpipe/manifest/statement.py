@@ -93,14 +93,32 @@ def load_json(raw: bytes) -> Any:
     """Parse JSON as I-JSON readers do: integers beyond ±(2^53-1) are numbers (floats).
 
     RFC 8785 writes a float such as 1e18 with integer digits; reading it back
-    as a float keeps such values round-tripping.
+    as a float keeps such values round-tripping. A duplicate object key is an
+    error (I-JSON forbids them; parsers disagree on which copy wins).
     """
     try:
-        return json.loads(raw, parse_int=_parse_int)
+        return json.loads(raw, parse_int=_parse_int, object_pairs_hook=_unique_keys)
+    except DuplicateKey as exc:
+        raise ManifestError(f"duplicate JSON key {exc.args[0]!r}") from None
     except RecursionError as exc:
         raise ManifestError("statement JSON is nested too deeply") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(f"statement is not valid JSON: {exc}") from exc
+
+
+class DuplicateKey(ValueError):
+    """An object had the same key twice."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return result
 
 
 def _parse_int(text: str) -> int | float:

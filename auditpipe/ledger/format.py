@@ -1,0 +1,210 @@
+"""The one byte form of a ledger entry: what ``append`` writes and ``verify`` demands.
+
+Format 1 (entries from auditpipe 0.2): a stored bundle is exactly the RFC 8785
+JSON of itself, with
+
+- exactly the fields of a sigstore bundle v0.3 carrying a DSSE envelope (no
+  unknown field in the bundle, its verification material or the envelope),
+  exactly one signature, no duplicate key anywhere;
+- standard padded base64 for the payload and the signature;
+- for key bundles: ``publicKey`` holding only the ``hint``, no tlog entries, a
+  DER signature in its minimal encoding with a low S, and the signature's
+  keyid the one securesystemslib computes (the verifier checks it names the key);
+- a payload that is exactly the RFC 8785 form of its statement;
+- subject, material and product names that are repo-relative and normalized
+  (no leading ``/``, no ``..``, no ``./``, no ``\\``), or URLs of an object store.
+
+Legacy entries (written before format 1, by auditpipe 0.1) were serialized by
+``sigstore_models`` (another key order) and signed without normalizing S. They
+verify when their bytes are exactly that older serializer's output, their
+signature keyid is the hint, and the statement they sign is dated before
+``FORMAT_1_SINCE`` — the date is inside the signed statement, so a format-1
+entry cannot be re-dressed in the legacy form without the key. They are
+counted and listed as legacy, never silently accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import posixpath
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from auditpipe.errors import ManifestError
+from auditpipe.manifest.canonical import canonical_bytes
+from auditpipe.manifest.statement import SignedStatement, load_json
+from auditpipe.signing.bundle import BUNDLE_MEDIA_TYPE, EntryBundle
+from auditpipe.signing.der import signature_defect
+
+# Entries dated before this may be in the legacy form (see module docstring).
+FORMAT_1_SINCE = datetime(2026, 12, 2, 6, 0, tzinfo=UTC)
+
+# Object-store and web URLs a subject or material may be named by.
+URL_SCHEMES = frozenset({"s3", "gs", "gcs", "abfs", "abfss", "az", "hdfs", "http", "https"})
+_URL = re.compile(r"^([a-z][a-z0-9+.-]*)://([^/\\]+)(/[^\\]*)?$")
+
+_BUNDLE_FIELDS = frozenset({"mediaType", "verificationMaterial", "dsseEnvelope"})
+_MATERIAL_FIELDS = frozenset(
+    {
+        "publicKey",
+        "certificate",
+        "x509CertificateChain",
+        "tlogEntries",
+        "timestampVerificationData",
+    }
+)
+_ENVELOPE_FIELDS = frozenset({"payload", "payloadType", "signatures"})
+_SIGNATURE_FIELDS = frozenset({"sig", "keyid"})
+
+
+class FormatDefect(ManifestError):
+    """A stored entry is not in its one byte form."""
+
+
+def check_entry(raw: bytes, bundle: EntryBundle, signed: SignedStatement) -> bool:
+    """Check an entry's bytes; True when it is a (dated, accepted) legacy entry.
+
+    ``signed`` must come from ``SignedStatement.parse`` with its default
+    ``require_canonical=True`` (which checks the payload's RFC 8785 form and
+    duplicate keys). Raises ``FormatDefect`` naming the first defect found.
+    """
+    data = _load(raw, "bundle")
+    legacy = canonical_bytes(data) != raw
+    if legacy:
+        if bundle.model.to_json().encode("utf-8") != raw:
+            raise FormatDefect("bundle bytes are not its canonical RFC 8785 form")
+        when = signed_time(signed)
+        if when is None or when >= FORMAT_1_SINCE:
+            raise FormatDefect(
+                "bundle bytes are not its canonical RFC 8785 form (the legacy form "
+                f"is accepted only for entries dated before {FORMAT_1_SINCE:%Y-%m-%d %H:%M} UTC)"
+            )
+    _check_fields(data, legacy)
+    check_names(signed)
+    return legacy
+
+
+def check_new(raw: bytes, bundle: EntryBundle, signed: SignedStatement) -> None:
+    """What ``append`` demands of a new entry: format 1, never the legacy form."""
+    if check_entry(raw, bundle, signed):
+        raise FormatDefect("bundle bytes are not its canonical RFC 8785 form")
+
+
+def _load(raw: bytes, what: str) -> Any:
+    try:
+        return load_json(raw)
+    except ManifestError as exc:
+        raise FormatDefect(f"{what}: {exc.message}") from exc
+
+
+def _only(value: Any, allowed: frozenset[str], where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise FormatDefect(f"{where} is not a JSON object")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise FormatDefect(f"unknown field {unknown[0]!r} in {where}")
+    return value
+
+
+def _check_fields(data: Any, legacy: bool) -> None:
+    bundle = _only(data, _BUNDLE_FIELDS, "the bundle")
+    if bundle.get("mediaType") != BUNDLE_MEDIA_TYPE:
+        raise FormatDefect(f"mediaType is not {BUNDLE_MEDIA_TYPE}")
+    material = _only(bundle.get("verificationMaterial"), _MATERIAL_FIELDS, "verificationMaterial")
+    envelope = _only(bundle.get("dsseEnvelope"), _ENVELOPE_FIELDS, "dsseEnvelope")
+    signatures = envelope.get("signatures")
+    if not isinstance(signatures, list) or len(signatures) != 1:
+        raise FormatDefect("the DSSE envelope must carry exactly one signature")
+    signature = _only(signatures[0], _SIGNATURE_FIELDS, "the DSSE signature")
+    _standard_base64(envelope.get("payload"), "payload")
+    sig = _standard_base64(signature.get("sig"), "signature")
+    key = material.get("publicKey")
+    if key is None:
+        return  # keyless: the certificate and Rekor entry bind the signature bytes
+    hint = _only(key, frozenset({"hint"}), "publicKey").get("hint")
+    if set(material) != {"publicKey", "tlogEntries"} or material["tlogEntries"] != []:
+        raise FormatDefect("a key bundle carries only publicKey and empty tlogEntries")
+    keyid = signature.get("keyid")
+    if legacy:
+        if keyid != hint:
+            raise FormatDefect("legacy entry: the signature keyid is not the key hint")
+        defect = signature_defect(sig)
+        if defect is not None and "high S" not in defect:
+            raise FormatDefect(defect)
+        return
+    if keyid == hint:
+        raise FormatDefect("the signature keyid is the hint, not the securesystemslib keyid")
+    defect = signature_defect(sig)
+    if defect is not None:
+        raise FormatDefect(defect)
+
+
+def _standard_base64(value: Any, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise FormatDefect(f"{what} is not a base64 string")
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise FormatDefect(f"{what} is not standard padded base64") from None
+    if base64.b64encode(decoded).decode("ascii") != value:
+        raise FormatDefect(f"{what} is not standard padded base64")
+    return decoded
+
+
+def signed_time(signed: SignedStatement) -> datetime | None:
+    """When the statement says it was made (run finished, promotion, checkpoint)."""
+    predicate = signed.statement.predicate
+    for key in ("finishedAt", "promotedAt", "createdAt"):
+        value = predicate.get(key)
+        if isinstance(value, str):
+            try:
+                when = datetime.fromisoformat(value)
+            except ValueError:
+                return None
+            return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return None
+
+
+def check_names(signed: SignedStatement) -> None:
+    """Subject, material and product names: repo-relative and normalized, or URLs."""
+    for subject in signed.statement.subject:
+        _check_name(subject.name, "subject")
+    predicate = signed.statement.predicate
+    for field in ("materials", "products"):
+        items = predicate.get(field)
+        for item in items if isinstance(items, list) else []:
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str):
+                _check_name(name, field[:-1])
+    artifact = predicate.get("artifact")
+    if isinstance(artifact, str):
+        _check_name(artifact, "artifact")
+
+
+def name_defect(name: str) -> str | None:
+    """Why ``name`` may not name an artifact in a statement, or None."""
+    url = _URL.match(name)
+    if url is not None:
+        if url.group(1) not in URL_SCHEMES:
+            return f"URL scheme {url.group(1)!r} is not an object store's"
+        segments = (url.group(3) or "").split("/")
+        if ".." in segments or "." in segments:
+            return "URL path contains '.' or '..'"
+        return None
+    if "\\" in name or "\0" in name:
+        return "contains a backslash or NUL"
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "is absolute"
+    if ".." in name.split("/"):
+        return "contains '..'"
+    if posixpath.normpath(name) != name or name == ".":
+        return "is not a normalized path"
+    return None
+
+
+def _check_name(name: str, what: str) -> None:
+    defect = name_defect(name)
+    if defect is not None:
+        raise FormatDefect(f"{what} name {name!r} {defect}")
