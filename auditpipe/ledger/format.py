@@ -72,18 +72,29 @@ def check_entry(raw: bytes, bundle: EntryBundle, signed: SignedStatement) -> boo
     """
     data = _load(raw, "bundle")
     legacy = canonical_bytes(data) != raw
-    if legacy:
-        if bundle.model.to_json().encode("utf-8") != raw:
-            raise FormatDefect("bundle bytes are not its canonical RFC 8785 form")
-        when = signed_time(signed)
-        if when is None or when >= FORMAT_1_SINCE:
+    if not legacy:
+        _check_fields(data, legacy=False)
+    else:
+        try:
+            _check_legacy(raw, data, bundle, signed)
+        except FormatDefect as exc:
             raise FormatDefect(
-                "bundle bytes are not its canonical RFC 8785 form (the legacy form "
-                f"is accepted only for entries dated before {FORMAT_1_SINCE:%Y-%m-%d %H:%M} UTC)"
-            )
-    _check_fields(data, legacy)
+                f"bundle bytes are not its canonical RFC 8785 form, nor a legacy entry ({exc})"
+            ) from None
     check_names(signed)
     return legacy
+
+
+def _check_legacy(raw: bytes, data: Any, bundle: EntryBundle, signed: SignedStatement) -> None:
+    if bundle.model.to_json().encode("utf-8") != raw:
+        raise FormatDefect("not the bytes auditpipe 0.1 wrote either")
+    when = signed_time(signed)
+    if when is None or when >= FORMAT_1_SINCE:
+        raise FormatDefect(
+            "the legacy form is accepted only for entries dated before "
+            f"{FORMAT_1_SINCE:%Y-%m-%d %H:%M} UTC"
+        )
+    _check_fields(data, legacy=True)
 
 
 def check_new(raw: bytes, bundle: EntryBundle, signed: SignedStatement) -> None:
@@ -129,7 +140,7 @@ def _check_fields(data: Any, legacy: bool) -> None:
     keyid = signature.get("keyid")
     if legacy:
         if keyid != hint:
-            raise FormatDefect("legacy entry: the signature keyid is not the key hint")
+            raise FormatDefect("the signature keyid is not the key hint")
         defect = signature_defect(sig)
         if defect is not None and "high S" not in defect:
             raise FormatDefect(defect)
