@@ -6,7 +6,7 @@ rejects a message that disagrees with the entry its commit adds, so that plain
 
 An append's message is ``layout.commit_message``: a title naming the kind and
 stage, then the trailers ``Entry``, ``Kind`` and ``Stage``. Sync's replay keeps
-that message and adds ``Replayed-From``, or (when the origin is unknown) writes
+that message and adds ``Replayed-from``, or (when the origin is unknown) writes
 the title ``auditpipe: replayed entry`` with an ``Entry`` trailer.
 """
 
@@ -51,9 +51,9 @@ def message_defect(message: bytes, entry_id: str, kind: str, stage: str | None) 
         trailers[match.group(1)] = match.group(2)
     expected = {"Entry": entry_id, "Kind": kind, "Stage": stage}
     for key, value in trailers.items():
-        if key == "Replayed-From":
+        if key == "Replayed-from":
             if not _COMMIT_ID.match(value):
-                return "commit message's Replayed-From is not a commit id"
+                return "commit message's Replayed-from is not a commit id"
         elif value != expected[key]:
             return f"commit message says {key}: {value}, but the entry's is {expected[key]}"
     if "Entry" not in trailers:

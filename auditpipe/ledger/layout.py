@@ -59,7 +59,7 @@ AREAS: dict[bytes, Area] = {
 
 # Trailers an append's commit message may carry (``commit_message`` writes the
 # first three; sync's replay adds the last). Each must agree with the entry.
-COMMIT_TRAILERS = ("Entry", "Kind", "Stage", "Replayed-From")
+COMMIT_TRAILERS = ("Entry", "Kind", "Stage", "Replayed-from")
 
 # An entry larger than this is refused on append and reported by verify, which
 # reads no further than its object header. Entries are a few KB (a stage run

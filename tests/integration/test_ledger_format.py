@@ -343,7 +343,7 @@ def test_duplicate_key_in_bundle(craft: Crafter, cli: Cli) -> None:
 )
 def test_stray_file_in_the_ledger_tree(ledger3: Ledger3, cli: Cli, path: str) -> None:  # noqa: F811
     commit_on_ledger(ledger3.root, {path: b"hello\n"})
-    verify_fails(cli, "outside the ledger layout", path.split("/")[0] if "x" == path[-1] else path)
+    verify_fails(cli, "outside the ledger layout", path.split("/")[0] if path[-1] == "x" else path)
 
 
 # -- commits: one entry each, messages that agree ---------------------------------------------

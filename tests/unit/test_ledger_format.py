@@ -153,7 +153,7 @@ def test_signers_normalize_to_low_s() -> None:
 
 def test_format_1_began_after_the_unit_fixtures_date() -> None:
     # stage_run()'s default date predates format 1: legacy acceptance is date-bound.
-    assert FORMAT_1_SINCE.year == 2026 and AFTER_FORMAT_1 > FORMAT_1_SINCE.isoformat()
+    assert FORMAT_1_SINCE.year == 2026 and FORMAT_1_SINCE.isoformat() < AFTER_FORMAT_1
 
 
 @given(st.text(max_size=30))
