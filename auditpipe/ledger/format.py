@@ -26,15 +26,13 @@ counted and listed as legacy, never silently accepted.
 from __future__ import annotations
 
 import base64
-import binascii
 import posixpath
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from auditpipe.errors import ManifestError
-from auditpipe.manifest.canonical import canonical_bytes
-from auditpipe.manifest.statement import SignedStatement, load_json
+from auditpipe.manifest.statement import SignedStatement, load_canonical
 from auditpipe.signing.bundle import BUNDLE_MEDIA_TYPE, EntryBundle
 from auditpipe.signing.der import signature_defect
 
@@ -70,10 +68,13 @@ def check_entry(raw: bytes, bundle: EntryBundle, signed: SignedStatement) -> boo
     ``require_canonical=True`` (which checks the payload's RFC 8785 form and
     duplicate keys). Raises ``FormatDefect`` naming the first defect found.
     """
-    data = _load(raw, "bundle")
-    legacy = canonical_bytes(data) != raw
+    try:
+        data, canonical = load_canonical(raw)
+    except ManifestError as exc:
+        raise FormatDefect(f"bundle: {exc.message}") from exc
+    legacy = not canonical
     if not legacy:
-        _check_fields(data, legacy=False)
+        _check_fields(data, bundle, legacy=False)
     else:
         try:
             _check_legacy(raw, data, bundle, signed)
@@ -94,20 +95,13 @@ def _check_legacy(raw: bytes, data: Any, bundle: EntryBundle, signed: SignedStat
             "the legacy form is accepted only for entries dated before "
             f"{FORMAT_1_SINCE:%Y-%m-%d %H:%M} UTC"
         )
-    _check_fields(data, legacy=True)
+    _check_fields(data, bundle, legacy=True)
 
 
 def check_new(raw: bytes, bundle: EntryBundle, signed: SignedStatement) -> None:
     """What ``append`` demands of a new entry: format 1, never the legacy form."""
     if check_entry(raw, bundle, signed):
         raise FormatDefect("bundle bytes are not its canonical RFC 8785 form")
-
-
-def _load(raw: bytes, what: str) -> Any:
-    try:
-        return load_json(raw)
-    except ManifestError as exc:
-        raise FormatDefect(f"{what}: {exc.message}") from exc
 
 
 def _only(value: Any, allowed: frozenset[str], where: str) -> dict[str, Any]:
@@ -119,7 +113,7 @@ def _only(value: Any, allowed: frozenset[str], where: str) -> dict[str, Any]:
     return value
 
 
-def _check_fields(data: Any, legacy: bool) -> None:
+def _check_fields(data: Any, parsed: EntryBundle, legacy: bool) -> None:
     bundle = _only(data, _BUNDLE_FIELDS, "the bundle")
     if bundle.get("mediaType") != BUNDLE_MEDIA_TYPE:
         raise FormatDefect(f"mediaType is not {BUNDLE_MEDIA_TYPE}")
@@ -129,8 +123,11 @@ def _check_fields(data: Any, legacy: bool) -> None:
     if not isinstance(signatures, list) or len(signatures) != 1:
         raise FormatDefect("the DSSE envelope must carry exactly one signature")
     signature = _only(signatures[0], _SIGNATURE_FIELDS, "the DSSE signature")
-    _standard_base64(envelope.get("payload"), "payload")
-    sig = _standard_base64(signature.get("sig"), "signature")
+    # The parsed bundle holds the decoded bytes: their standard padded base64
+    # must be the stored text exactly (no URL-safe alphabet, no missing padding).
+    _standard_base64(envelope.get("payload"), parsed.payload, "payload")
+    sig = parsed.signatures[0][1]
+    _standard_base64(signature.get("sig"), sig, "signature")
     key = material.get("publicKey")
     if key is None:
         return  # keyless: the certificate and Rekor entry bind the signature bytes
@@ -152,16 +149,9 @@ def _check_fields(data: Any, legacy: bool) -> None:
         raise FormatDefect(defect)
 
 
-def _standard_base64(value: Any, what: str) -> bytes:
-    if not isinstance(value, str):
-        raise FormatDefect(f"{what} is not a base64 string")
-    try:
-        decoded = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise FormatDefect(f"{what} is not standard padded base64") from None
-    if base64.b64encode(decoded).decode("ascii") != value:
+def _standard_base64(value: Any, decoded: bytes, what: str) -> None:
+    if not isinstance(value, str) or base64.b64encode(decoded).decode("ascii") != value:
         raise FormatDefect(f"{what} is not standard padded base64")
-    return decoded
 
 
 def signed_time(signed: SignedStatement) -> datetime | None:

@@ -23,7 +23,7 @@ from dulwich.repo import Repo
 
 from auditpipe.errors import LedgerError
 from auditpipe.ledger.layout import LEDGER_REF
-from auditpipe.ledger.objsize import object_size
+from auditpipe.ledger.objsize import object_size, read_loose_bounded
 from auditpipe.workspace import Workspace
 
 TREE_MODE = 0o040000
@@ -152,16 +152,30 @@ class GitStore:
         return body
 
     def bounded_blob(self, sha: bytes, limit: int) -> bytes:
-        """A blob's content; refused, from its object header alone, past ``limit`` bytes."""
+        """A blob's content; refused, from its object header alone, past ``limit`` bytes.
+
+        A loose object is read with one open (whole when its file is under 64
+        KiB, else only its header) and inflated no further than ``limit``; a
+        packed one's size comes from its pack entry header.
+        """
         hexsha = sha.decode()
         try:
-            size = object_size(self._objects_dir, self.repo.object_store, hexsha)
+            loose = read_loose_bounded(
+                os.path.join(self._objects_dir, hexsha[:2], hexsha[2:]), limit
+            )
+            size = (
+                loose[0]
+                if loose
+                else object_size(self._objects_dir, self.repo.object_store, hexsha)
+            )
         except (OSError, ValueError, IndexError, zlib.error) as exc:
             raise LedgerError(f"git object {hexsha} is corrupt: {exc}") from exc
         if size is not None and size > limit:
             raise LedgerError(
                 f"{size:,} bytes, over the {limit // (1024 * 1024)} MiB size limit for an entry"
             )
+        if loose is not None and loose[1] is not None:
+            return loose[1]
         return self.blob(sha)
 
     def lookup(self, tree_id: bytes, path: Path_) -> tuple[int, bytes] | None:

@@ -32,6 +32,31 @@ def loose_size(path: str) -> int | None:
     return int(size)
 
 
+def read_loose_bounded(path: str, limit: int) -> tuple[int, bytes | None] | None:
+    """(size, content) of a loose blob, content None past ``limit``; None if absent.
+
+    Only the object's first 64 KiB are read when its file is large (its size
+    then comes from the header alone); content is never inflated past ``limit``.
+    """
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 (closed below, one open on the hot path)
+    except FileNotFoundError:
+        return None
+    with handle:
+        whole = os.fstat(handle.fileno()).st_size <= _HEAD
+        compressed = handle.read() if whole else handle.read(_HEAD)
+    inflater = zlib.decompressobj()
+    data = inflater.decompress(compressed, limit + 64)
+    header, nul, body = data.partition(b"\0")
+    kind, _, size_text = header.partition(b" ")
+    if not nul or kind != b"blob" or not size_text.isdigit():
+        raise ValueError("not a loose blob, or its header is corrupt")
+    size = int(size_text)
+    if size > limit or not whole or len(body) != size:
+        return size, None
+    return size, body
+
+
 def packed_size(object_store: Any, hexsha: bytes) -> int | None:
     """The size of a packed object, from its pack entry header; None if not packed."""
     for pack in getattr(object_store, "packs", []):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -106,6 +107,38 @@ def load_json(raw: bytes) -> Any:
         raise ManifestError(f"statement is not valid JSON: {exc}") from exc
 
 
+def load_canonical(raw: bytes) -> tuple[Any, bool]:
+    """Parse like ``load_json``; also say whether ``raw`` is exactly its RFC 8785 form.
+
+    Fast path: for ASCII text, RFC 8785 output equals ``json.dumps`` with sorted
+    keys and compact separators, except for floats Python and ECMAScript print
+    differently (integral ``5.0``, exponents ``1e-05``/``1e+16``), which send the
+    text to the slow path. Keys are then ASCII, so code-point order is UTF-16
+    order; escapes and integers agree. A duplicate key cannot survive the byte
+    comparison (the re-serialization holds each key once), so the slower
+    duplicate-rejecting parse runs only when the fast path does not settle it,
+    and the RFC 8785 serializer itself decides everything else.
+    """
+    if raw.isascii() and not _PYTHON_ONLY_FLOAT.search(raw):
+        try:
+            data = _DECODER.decode(raw.decode("ascii"))
+            if _ENCODER.encode(data).encode("ascii") == raw:
+                return data, True
+        except (ValueError, RecursionError, UnicodeError):
+            pass
+    data = load_json(raw)
+    try:
+        return data, canonical_bytes(data) == raw
+    except ManifestError:
+        return data, False
+
+
+# Where Python's float repr and ECMAScript's Number-to-string differ: integral
+# floats ("5.0", "-0.0") and exponent forms. A string holding such text only
+# costs the slow path.
+_PYTHON_ONLY_FLOAT = re.compile(rb"[:,\[]-?[0-9]+(?:\.[0-9]+)?[eE]|[:,\[]-?[0-9]+\.0[,\]}]")
+
+
 class DuplicateKey(ValueError):
     """An object had the same key twice."""
 
@@ -127,6 +160,10 @@ def _parse_int(text: str) -> int | float:
 
 
 MAX_SAFE_INT = 2**53 - 1
+_DECODER = json.JSONDecoder(parse_int=_parse_int)
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
 
 
 @dataclass(frozen=True)
@@ -139,7 +176,7 @@ class SignedStatement:
     @classmethod
     def parse(cls, raw: bytes, *, require_canonical: bool = True) -> SignedStatement:
         """Validate ``raw`` as an auditpipe statement; keep the bytes untouched."""
-        data = load_json(raw)
+        data, canonical = load_canonical(raw) if require_canonical else (load_json(raw), True)
         if not isinstance(data, dict):
             raise ManifestError("statement is not a JSON object")
         try:
@@ -153,7 +190,7 @@ class SignedStatement:
             model.model_validate(statement.predicate, strict=True)
         except ValidationError as exc:
             raise ManifestError(f"invalid predicate: {_describe(exc)}") from exc
-        if require_canonical and canonical_bytes(data) != raw:
+        if not canonical:
             raise ManifestError("statement bytes are not RFC 8785 canonical JSON")
         return cls(raw=raw, statement=statement)
 
