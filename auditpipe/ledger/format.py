@@ -26,6 +26,7 @@ counted and listed as legacy, never silently accepted.
 from __future__ import annotations
 
 import base64
+import json
 import posixpath
 import re
 from datetime import UTC, datetime
@@ -68,6 +69,10 @@ def check_entry(raw: bytes, bundle: EntryBundle, signed: SignedStatement) -> boo
     ``require_canonical=True`` (which checks the payload's RFC 8785 form and
     duplicate keys). Raises ``FormatDefect`` naming the first defect found.
     """
+    if _is_format_1_key_bundle(raw, bundle):
+        _check_signature(bundle, legacy=False)
+        check_names(signed)
+        return False
     try:
         data, canonical = load_canonical(raw)
     except ManifestError as exc:
@@ -84,6 +89,45 @@ def check_entry(raw: bytes, bundle: EntryBundle, signed: SignedStatement) -> boo
             ) from None
     check_names(signed)
     return legacy
+
+
+def _is_format_1_key_bundle(raw: bytes, bundle: EntryBundle) -> bool:
+    """The fast path: ``raw`` is byte for byte the format-1 key bundle of its own
+    parsed contents (so: RFC 8785, known fields only, one signature, standard
+    base64), rebuilt without parsing the JSON a second time."""
+    hint = bundle.key_hint
+    (sig_keyid, sig), *more = bundle.signatures
+    if hint is None or bundle.is_keyless or sig_keyid is None or more:
+        return False
+    body = {
+        "dsseEnvelope": {
+            "payload": base64.b64encode(bundle.payload).decode("ascii"),
+            "payloadType": bundle.payload_type,
+            "signatures": [{"keyid": sig_keyid, "sig": base64.b64encode(sig).decode("ascii")}],
+        },
+        "mediaType": BUNDLE_MEDIA_TYPE,
+        "verificationMaterial": {"publicKey": {"hint": hint}, "tlogEntries": []},
+    }
+    # No floats and (checked) ASCII only: json.dumps with sorted keys is RFC 8785.
+    rebuilt = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return rebuilt.isascii() and rebuilt.encode("ascii") == raw
+
+
+def _check_signature(parsed: EntryBundle, legacy: bool) -> None:
+    """A key bundle's signature: keyid form, DER and low S (high S allowed if legacy)."""
+    keyid, sig = parsed.signatures[0]
+    if legacy:
+        if keyid != parsed.key_hint:
+            raise FormatDefect("the signature keyid is not the key hint")
+        defect = signature_defect(sig)
+        if defect is not None and "high S" not in defect:
+            raise FormatDefect(defect)
+        return
+    if keyid == parsed.key_hint:
+        raise FormatDefect("the signature keyid is the hint, not the securesystemslib keyid")
+    defect = signature_defect(sig)
+    if defect is not None:
+        raise FormatDefect(defect)
 
 
 def _check_legacy(raw: bytes, data: Any, bundle: EntryBundle, signed: SignedStatement) -> None:
@@ -126,27 +170,14 @@ def _check_fields(data: Any, parsed: EntryBundle, legacy: bool) -> None:
     # The parsed bundle holds the decoded bytes: their standard padded base64
     # must be the stored text exactly (no URL-safe alphabet, no missing padding).
     _standard_base64(envelope.get("payload"), parsed.payload, "payload")
-    sig = parsed.signatures[0][1]
-    _standard_base64(signature.get("sig"), sig, "signature")
+    _standard_base64(signature.get("sig"), parsed.signatures[0][1], "signature")
     key = material.get("publicKey")
     if key is None:
         return  # keyless: the certificate and Rekor entry bind the signature bytes
-    hint = _only(key, frozenset({"hint"}), "publicKey").get("hint")
+    _only(key, frozenset({"hint"}), "publicKey")
     if set(material) != {"publicKey", "tlogEntries"} or material["tlogEntries"] != []:
         raise FormatDefect("a key bundle carries only publicKey and empty tlogEntries")
-    keyid = signature.get("keyid")
-    if legacy:
-        if keyid != hint:
-            raise FormatDefect("the signature keyid is not the key hint")
-        defect = signature_defect(sig)
-        if defect is not None and "high S" not in defect:
-            raise FormatDefect(defect)
-        return
-    if keyid == hint:
-        raise FormatDefect("the signature keyid is the hint, not the securesystemslib keyid")
-    defect = signature_defect(sig)
-    if defect is not None:
-        raise FormatDefect(defect)
+    _check_signature(parsed, legacy)
 
 
 def _standard_base64(value: Any, decoded: bytes, what: str) -> None:
