@@ -3,8 +3,9 @@
 The verification code in this module imports nothing from auditpipe: only
 ``cryptography``, ``base64``, ``json``, ``hashlib`` and the DSSE PAE rule written
 out here, and the README's "Verify without auditpipe" steps (securesystemslib,
-in-toto-attestation, cryptography + PAE), run exactly as written. auditpipe is used (through the CLI) to create the entry; the trusted
-public key is the file ``policies/keys/<keyid>.pem`` in the repository.
+in-toto-attestation, cryptography + PAE), run exactly as written. auditpipe is
+used (through the CLI) to create the entry; the trusted public key is the file
+``policies/keys/<keyid>.pem`` in the repository.
 """
 
 from __future__ import annotations
