@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -484,3 +486,22 @@ def test_git_reads_what_auditpipe_writes(ledger3: Ledger3) -> None:  # noqa: F81
     )
     assert out.returncode == 0, out.stderr
     assert plumb(ledger3.root, "rev-parse", LEDGER_REF) == ledger3.tip
+
+
+def test_activity_report_follows_the_statement(craft: Crafter, cli: Cli, tmp_path: Path) -> None:
+    """The auditor's activity report names the signed stage, not the commit message's."""
+    payload = canonical_bytes(craft.statement(stage="crafted-stage"))
+    bundle = canonical_bytes(craft.bundle(payload, craft.sign(payload)))
+    # The message names another (real) entry and stage: a reader believing it
+    # would list that entry twice and miss this one.
+    lying = layout.commit_message(craft.ledger.ids[0], "stage-run", "deploy")
+    craft.append(payload, bundle, message=lying)
+    html, pdf = tmp_path / "activity.html", tmp_path / "activity.pdf"
+    result = cli("report", "--ledger", "--html", str(html), "-o", str(pdf))
+    assert result.code == 0, result.err
+    text = html.read_text()
+    assert "crafted-stage" in text
+    # "deploy" appears only where the report says the message disagrees
+    problem = re.compile(r"<li>[^<]*(disagrees with the entry|but the entry)[^<]*</li>")
+    assert problem.search(text)
+    assert "deploy" not in problem.sub("", text)
