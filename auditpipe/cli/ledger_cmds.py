@@ -270,6 +270,7 @@ def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
                 "checkpoint": (
                     anchored.checkpoint.body() if anchored and anchored.checkpoint else None
                 ),
+                "legacy": report.legacy,
                 "problems": [
                     {"entry": p.entry, "commit": p.commit, "message": p.message}
                     for p in report.problems
@@ -298,6 +299,13 @@ def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
     print_untrusted(report.untrusted)
     if anchored is not None and anchored.pins:
         out.print(f"consistent with the checkpoint in {', '.join(anchored.pins)}")
+    if report.legacy:
+        shown = ", ".join(entry[:12] for entry in report.legacy[:10])
+        more = f" and {len(report.legacy) - 10} more" if len(report.legacy) > 10 else ""
+        out.print(
+            f"{len(report.legacy)} legacy entries (byte form written before format 1, "
+            f"accepted as dated before it): {shown}{more}"
+        )
     out.print(trust_line(trust))
     return 0
 
