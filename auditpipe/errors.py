@@ -9,6 +9,7 @@ The hierarchy (exit code in brackets)::
     ├── SigningError              [2] keyless signing: no credential, expired token, service down
     ├── ManifestError             [2] a statement or bundle that cannot be built or parsed
     ├── FingerprintError          [2] a path that cannot be fingerprinted
+    ├── CacheError                [2] the output cache cannot store or restore an output
     ├── LedgerError               [2] the ledger cannot be read or written
     │   └── EntryNotFound         [2] unknown or ambiguous entry id
     ├── GateError                 [2] a validation gate cannot run
@@ -94,6 +95,10 @@ class ManifestError(Error):
 
 class FingerprintError(Error):
     """A path cannot be fingerprinted (missing, unreadable, unsafe)."""
+
+
+class CacheError(Error):
+    """The output cache cannot store or restore an output (bad path, damaged object)."""
 
 
 class LedgerError(Error):

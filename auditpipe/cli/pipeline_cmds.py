@@ -63,6 +63,14 @@ class _Console:
             err.print(f"[bold red]✗ {escape(result.stage)}[/]: {escape('; '.join(result.reasons))}")
         elif result.outcome == "ran":
             err.print(f"[green]✓ {escape(result.stage)}[/] recorded {result.entry}")
+        elif result.outcome == "restored":
+            err.print(
+                f"[green]↺ {escape(result.stage)}[/]: stage is cached — restored outputs "
+                f"of run {(result.entry or '')[:12]}"
+            )
+
+    def notice(self, stage: str, text: str) -> None:
+        err.print(f"[yellow]! {escape(stage)}[/]: {escape(text)}")
 
 
 def _summary(results: list[StageResult]) -> None:
@@ -70,16 +78,19 @@ def _summary(results: list[StageResult]) -> None:
     for column in ("stage", "result", "duration", "entry / reason"):
         table.add_column(column)
     for r in results:
-        recorded = r.outcome in ("ran", "skipped", "failed", "gate_failed") and r.entry
+        recorded = r.outcome in ("ran", "skipped", "restored", "failed", "gate_failed") and r.entry
         detail = r.entry[:12] if recorded and r.entry else ""
-        if r.outcome not in ("ran", "skipped") and r.reasons:
+        if r.outcome not in ("ran", "skipped", "restored") and r.reasons:
             detail = f"{detail} {'; '.join(r.reasons)}".strip()
         duration = f"{r.duration:.2f}s" if r.outcome in ("ran", "failed", "gate_failed") else "-"
         table.add_row(escape(r.stage), r.outcome.replace("_", " "), duration, escape(detail))
     err.print(table)
     counts = {
         k: sum(1 for r in results if r.outcome == k)
-        for k in ("ran", "skipped", "failed", "gate_failed", "not_run", "would_run")
+        for k in (
+            *("ran", "skipped", "restored", "failed", "gate_failed", "not_run"),
+            *("would_run", "would_restore"),
+        )
     }
     err.print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v))
 
@@ -133,7 +144,9 @@ def run(
     remote
         The git remote --push sends to.
     """
+    from auditpipe.cache import open_cache
     from auditpipe.pipeline.executor import Executor
+    from auditpipe.pipeline.outputs import StageOutputs
     from auditpipe.pipeline.recording import PipelineRecorder
     from auditpipe.signing.factory import signer_for
 
@@ -165,6 +178,7 @@ def run(
             force=force,
             keep_going=keep_going,
             dry_run=dry_run,
+            outputs=StageOutputs(workspace.root, ledger, open_cache(workspace)),
         )
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
@@ -174,6 +188,8 @@ def run(
     _summary(results)
     if all(r.outcome == "skipped" for r in results):
         err.print("every stage is up to date")
+    elif all(r.outcome in ("skipped", "restored") for r in results):
+        err.print("every stage is up to date (restored from the cache)")
     if push and not dry_run:
         from auditpipe.ledger.sync import push as push_ledger
 

@@ -36,6 +36,11 @@ class Assessment:
     deps: Mapping[str, Fingerprint] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     suites: Mapping[str, str] = field(default_factory=dict)
+    outputs: Mapping[str, Fingerprint] = field(default_factory=dict)
+    """The stage's outputs as they are on disk now (missing ones absent)."""
+    cached: tuple[str, ...] = ()
+    """Successful runs with this very key whose outputs are missing or modified,
+    newest first: restoring one from the cache makes the stage up to date."""
 
 
 class Planner:
@@ -85,6 +90,7 @@ class Planner:
         missing = [d for d in stage.deps if d not in deps]
         params = self.params_for(stage)
         suites = self.suites_for(stage)
+        outputs = self.fingerprints(stage.all_outputs)
         if missing:
             return Assessment(
                 stage.name,
@@ -94,23 +100,37 @@ class Planner:
                 deps=deps,
                 params=params,
                 suites=suites,
+                outputs=outputs,
             )
         key = stage_key(stage, {p: fp.sha256 for p, fp in deps.items()}, params, suites)
 
-        def verdict(up_to_date: bool, run: str | None, reasons: list[str]) -> Assessment:
+        def verdict(
+            up_to_date: bool, run: str | None, reasons: list[str], cached: tuple[str, ...] = ()
+        ) -> Assessment:
             return Assessment(
-                stage.name, key, up_to_date, run, tuple(reasons), deps, params, suites
+                stage.name,
+                key,
+                up_to_date,
+                run,
+                tuple(reasons),
+                deps,
+                params,
+                suites,
+                outputs,
+                cached,
             )
 
         if force:
             return verdict(False, None, ["forced"])
         candidates = self._runs(self.ledger.ids_for_stage_key(key), stage.name)
-        outputs = self.fingerprints(stage.all_outputs)
         for entry, _run in candidates:
             if _outputs_match(entry, stage, outputs):
                 return verdict(True, entry.id, [])
         return verdict(
-            False, None, self._why_stale(stage, candidates, outputs, deps, params, suites)
+            False,
+            None,
+            self._why_stale(stage, candidates, outputs, deps, params, suites),
+            tuple(entry.id for entry, _run in candidates),
         )
 
     def _runs(self, ids: Sequence[str], stage: str) -> list[tuple[Entry, StageRun]]:
