@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditpipe.cache import OutputCache, Product
+from auditpipe.cache.runs import products_of
 from auditpipe.errors import CacheError
 from auditpipe.fingerprint import Fingerprint
 from auditpipe.ledger.entry import Entry
@@ -24,18 +25,13 @@ from auditpipe.ledger.ledger import Ledger
 from auditpipe.pipeline.stage import StageSpec
 
 
-def products_of(entry: Entry, stage: StageSpec | None = None) -> list[Product]:
-    """The products a successful run signed (its subjects), with their kinds."""
-    run = entry.signed.stage_run()
-    if run is None:
-        return []
-    signed = {s.name: s.sha256 for s in entry.signed.statement.subject}
-    found = []
-    for m in run.products:
-        if signed.get(m.name) == m.digest.sha256:
-            if stage is None or m.name in stage.all_outputs:
-                found.append(Product(m.name, m.kind, m.digest.sha256))
-    return found
+def _unprotect(path: Path) -> None:
+    """A persisted file restored as a hard link to a read-only cache object
+    becomes a private writable copy, so the command can append to it."""
+    if path.is_file() and not path.is_symlink() and path.stat().st_nlink > 1:
+        copy = path.with_name(path.name + ".auditpipe-unprotect")
+        shutil.copyfile(path, copy)
+        os.replace(copy, path)
 
 
 def _remove(path: Path) -> None:
@@ -54,7 +50,7 @@ class StageOutputs:
     cache: OutputCache
 
     def _signed(self, sha256: str) -> bool:
-        return bool(self.ledger.ids_for_subject(sha256))
+        return bool(self.ledger.lookup_subject(sha256))
 
     def clear_one(self, stage: StageSpec, path: str, fp: Fingerprint) -> str | None:
         """Remove one output; returns a notice when its bytes went to the cache."""
@@ -76,6 +72,7 @@ class StageOutputs:
         notices = []
         for path in stage.all_outputs:
             if stage.options(path).persist:
+                _unprotect(self.root / path)
                 continue
             fp = outputs.get(path)
             if fp is not None:
@@ -88,7 +85,7 @@ class StageOutputs:
 
     def restorable(self, stage: StageSpec, entry: Entry) -> bool:
         """Whether the cache holds every product of ``entry`` that the stage declares."""
-        products = products_of(entry, stage)
+        products = products_of(entry, stage.all_outputs)
         return len(products) == len(stage.all_outputs) and self.cache.held(products)
 
     def restore(
@@ -97,7 +94,7 @@ class StageOutputs:
         """Put ``entry``'s products back where they are missing or differ; returns notices."""
         notices = []
         wanted = []
-        for product in products_of(entry, stage):
+        for product in products_of(entry, stage.all_outputs):
             fp = outputs.get(product.path)
             if fp is not None and fp.sha256 == product.sha256:
                 continue
@@ -112,7 +109,7 @@ class StageOutputs:
     def keep(self, stage: StageSpec, entry: Entry) -> list[str]:
         """Store a successful run's products; a failure is a notice, not a failed run."""
         notices = []
-        for product in products_of(entry, stage):
+        for product in products_of(entry, stage.all_outputs):
             if not stage.options(product.path).cache:
                 continue
             try:

@@ -260,7 +260,8 @@ class _Parser(NodeReader):
             raise self.fail(node["cmd"], f"cmd of {what} is empty")
         deps = self.paths(node["deps"], "deps", scope) if "deps" in node else []
         options: dict[str, OutOptions] = {}
-        outs, metrics = [], []
+        outs: list[str] = []
+        metrics: list[str] = []
         if "outs" in node:
             outs, found = parse_outs(self, node["outs"], "outs", scope)
             options.update(found)
