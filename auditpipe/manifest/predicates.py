@@ -60,6 +60,9 @@ class CodeState(WireModel):
     dirty: bool
     deps: dict[str, str] = Field(default_factory=dict)
     """sha256 of each code dependency (repo-relative path -> hex digest)."""
+    dirty_files: list[str] | None = None
+    """The git-tracked files (code deps, other deps, params file, pipeline file)
+    that differed from ``commit`` when the stage ran; absent when none did."""
 
 
 class Material(WireModel):

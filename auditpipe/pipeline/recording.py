@@ -72,6 +72,7 @@ def stage_run_statement(
     stage_key: str | None = None,
     logs: Logs | None = None,
     validations: Sequence[Validation] = (),
+    watched: Sequence[str] = (),
 ) -> SignedStatement:
     """The canonical stage-run statement; shared by ``run`` and ``record_stage``.
 
@@ -93,7 +94,7 @@ def stage_run_statement(
             command=command,
             pipeline=pipeline,
             stage_key=stage_key,
-            code=facts.code_state(ledger.workspace, code_deps),
+            code=facts.code_state(ledger.workspace, code_deps, [*deps, *watched]),
             materials=materials,
             products=products,
             params=params,
@@ -159,6 +160,10 @@ class PipelineRecorder:
                 stderr=Digest(sha256=hashlib.sha256(execution.stderr).hexdigest()),
             ),
             validations=execution.validations,
+            watched=[
+                *([self.spec.params_file] if stage.params else []),
+                self.spec.path.relative_to(self.spec.root).as_posix(),
+            ],
         )
         entry_id = sign_and_append(self.ledger, self.signer, statement)
         self._keep_logs(entry_id, execution)

@@ -210,3 +210,70 @@ def test_gc_is_a_dry_run_and_keeps_locked_and_newest_runs(
     append.git("branch", "-q", "-D", "release")
     assert cli("gc", "--keep", "1", "--apply").code == 0
     assert not old.exists() and new.exists()
+
+
+PARAMS_STAGE = """\
+stages:
+  train:
+    cmd: cat data/big.bin src/train.py > model.bin
+    deps: [src/train.py, data/big.bin]
+    params: [train.epochs]
+    outs: [model.bin]
+"""
+
+
+def code_of(cli: Callable[..., Result], stage: str) -> dict:
+    shown = json.loads(cli("show", newest(cli, stage), "--json").out)["statement"]
+    return shown["predicate"]["code"]
+
+
+@pytest.fixture
+def trained(project: Project) -> Project:
+    project.gen(
+        {
+            "auditpipe.yaml": PARAMS_STAGE,
+            "params.yaml": "train:\n  epochs: 3\n",
+            ".gitignore": "data/big.bin\nmodel.bin\n",
+            "data/big.bin": "v1",
+        }
+    )
+    project.commit("train stage")
+    return project
+
+
+def test_committed_run_is_clean(trained: Project, cli: Callable[..., Result]) -> None:
+    assert cli("run").code == 0
+    code = code_of(cli, "train")
+    assert code["dirty"] is False
+    assert "dirtyFiles" not in code
+
+
+def test_uncommitted_params_edit_makes_the_run_dirty(
+    trained: Project, cli: Callable[..., Result]
+) -> None:
+    trained.gen({"params.yaml": "train:\n  epochs: 4\n"})
+    assert cli("run").code == 0
+    code = code_of(cli, "train")
+    assert code["dirty"] is True
+    assert code["dirtyFiles"] == ["params.yaml"]
+
+
+def test_uncommitted_pipeline_edit_makes_the_run_dirty(
+    trained: Project, cli: Callable[..., Result]
+) -> None:
+    trained.gen({"auditpipe.yaml": PARAMS_STAGE.replace("> model.bin", ">model.bin")})
+    assert cli("run").code == 0
+    assert code_of(cli, "train")["dirtyFiles"] == ["auditpipe.yaml"]
+
+
+def test_ignored_data_dep_is_data_not_dirty_code(
+    trained: Project, cli: Callable[..., Result]
+) -> None:
+    assert cli("run").code == 0
+    trained.gen({"data/big.bin": "v2"})  # gitignored: recorded by digest
+    assert cli("run").code == 0
+    code = code_of(cli, "train")
+    assert code["dirty"] is False
+    trained.gen({"src/train.py": "print(2)\n"})
+    assert cli("run").code == 0
+    assert code_of(cli, "train")["dirtyFiles"] == ["src/train.py"]
