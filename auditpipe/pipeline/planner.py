@@ -20,6 +20,7 @@ from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.canonical import canonical_bytes
 from auditpipe.manifest.predicates import StageRun
 from auditpipe.pipeline.diff import flatten
+from auditpipe.pipeline.params import missing_params
 from auditpipe.pipeline.spec import PipelineSpec, StageSpec, select_params
 
 
@@ -88,15 +89,24 @@ class Planner:
         """Is ``stage`` up to date right now? If not, why not."""
         deps = self.fingerprints(stage.deps, content=stage.content)
         missing = [d for d in stage.deps if d not in deps]
-        params = self.params_for(stage)
+        deleted = missing_params(self.params_doc, stage.params)
+        params = self.params_for(stage) if not deleted else {}
         suites = self.suites_for(stage)
         outputs = self.fingerprints(stage.all_outputs)
-        if missing:
+        if missing or deleted:
+            file = self.spec.params_file
             return Assessment(
                 stage.name,
                 None,
                 False,
-                reasons=tuple(f"dependency {d} is missing" for d in missing),
+                reasons=(
+                    *(f"dependency {d} is missing" for d in missing),
+                    *(
+                        f"deleted: {k} (from {file}; add it back, or remove it from "
+                        f"the stage's params)"
+                        for k in deleted
+                    ),
+                ),
                 deps=deps,
                 params=params,
                 suites=suites,

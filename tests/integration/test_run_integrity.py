@@ -277,3 +277,16 @@ def test_ignored_data_dep_is_data_not_dirty_code(
     trained.gen({"src/train.py": "print(2)\n"})
     assert cli("run").code == 0
     assert code_of(cli, "train")["dirtyFiles"] == ["src/train.py"]
+
+
+def test_status_explains_a_removed_param_key(trained: Project, cli: Callable[..., Result]) -> None:
+    assert cli("run").code == 0
+    trained.gen({"params.yaml": "train: {}\n"})
+    status = cli("status")
+    assert status.code == 0, status.err
+    assert "deleted: train.epochs" in status.out
+    rows = json.loads(cli("status", "--json").out)
+    assert rows[0]["upToDate"] is False
+    run = cli("run")
+    assert run.code == 1  # the stage cannot run without its param; nothing is signed
+    assert "deleted: train.epochs" in " ".join(run.err.split())

@@ -56,7 +56,10 @@ def test_options_parse_and_change_the_key(tmp_path: Path) -> None:
         "outs: [models/model.pkl]",
         "outs:\n      - models/model.pkl:\n          persist: true\n          remote: s3\n"
         "      - models/extra.bin",
-    ).replace("metrics: [metrics/train.json]", "metrics:\n      - metrics/train.json: {cache: false}")
+    )
+    text = text.replace(
+        "metrics: [metrics/train.json]", "metrics:\n      - metrics/train.json: {cache: false}"
+    )
     s = stage(tmp_path, text)
     assert s.outs == ("models/model.pkl", "models/extra.bin")
     assert s.options("models/model.pkl") == OutOptions(persist=True, remote="s3")
@@ -79,9 +82,7 @@ def test_options_parse_and_change_the_key(tmp_path: Path) -> None:
         ("- /abs: {persist: true}", 6, "absolute"),
     ],
 )
-def test_bad_options_name_file_and_line(
-    tmp_path: Path, entry: str, line: int, phrase: str
-) -> None:
+def test_bad_options_name_file_and_line(tmp_path: Path, entry: str, line: int, phrase: str) -> None:
     text = "stages:\n  s:\n    cmd: run\n    deps: [x]\n    outs:\n      " + entry + "\n"
     with pytest.raises(ConfigError) as err:
         stage(tmp_path, text, "s")
