@@ -135,12 +135,35 @@ class Planner:
         candidates = self._runs(self.ledger.ids_for_stage_key(key), stage.name)
         for entry, _run in candidates:
             if _outputs_match(entry, stage, outputs):
+                blocked = self._current_failed(stage, entry.id, outputs)
+                if blocked:  # re-running is the way out: restoring changes nothing
+                    return verdict(False, None, [blocked])
                 return verdict(True, entry.id, [])
         return verdict(
             False,
             None,
             self._why_stale(stage, candidates, outputs, deps, params, suites),
             tuple(entry.id for entry, _run in candidates),
+        )
+
+    def _current_failed(
+        self, stage: StageSpec, matched: str, outputs: Mapping[str, Fingerprint]
+    ) -> str | None:
+        """Why the stage is not up to date although ``matched`` has its key and
+        outputs: its current run (``provenance.current``) failed a gate."""
+        from auditpipe.provenance.current import current_run, failed_gates
+
+        current = current_run(
+            self.ledger,
+            stage.name,
+            self.spec.root,
+            lambda name: outputs[name].sha256 if name in outputs else None,
+        )
+        if current is None or current.id == matched or current.run.status != "gate_failed":
+            return None
+        return (
+            f"its current run {current.id[:12]} failed {failed_gates(current.run)} "
+            f"on these same outputs; re-run `{stage.name}`"
         )
 
     def _runs(self, ids: Sequence[str], stage: str) -> list[tuple[Entry, StageRun]]:

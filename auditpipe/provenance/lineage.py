@@ -17,6 +17,7 @@ from auditpipe.errors import Error
 from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.predicates import StageRun
+from auditpipe.provenance.current import current_digest, current_run, failed_gates
 from auditpipe.signing.interface import SignerIdentity, Verifier
 
 
@@ -172,34 +173,26 @@ def walk(
         if entry.id not in lineage.runs:
             lineage.runs[entry.id] = _judge(ledger, verifier, entry.id)
         lineage.consumers.append(entry.id)
-    _later_gate_failures(ledger, lineage)
+    _current_gate_failures(ledger, lineage, root)
     return lineage
 
 
-def _later_gate_failures(ledger: Ledger, lineage: Lineage) -> None:
-    """A gate that failed on a newer run of a stage on the chain blocks the artifact:
-    the data that stage would now feed downstream did not pass its checks."""
+def _current_gate_failures(ledger: Ledger, lineage: Lineage, root: Path) -> None:
+    """A stage on the chain whose current run (``provenance.current``) is another
+    run that failed a gate blocks the artifact: the data that stage feeds
+    downstream now did not pass its checks."""
     for node in lineage.runs.values():
         if node.run is None:
             continue
-        for entry_id in ledger.ids_for_stage(node.stage):
-            if entry_id == node.id:
-                continue
-            try:
-                later = ledger.get(entry_id).signed.stage_run()
-            except Error:
-                continue
-            if (
-                later is None
-                or later.status != "gate_failed"
-                or later.finished_at <= node.run.finished_at
-            ):
-                continue
-            failed = ", ".join(g.suite for g in later.validations if not g.success) or "a gate"
-            node.gate_problems.append(
-                f"a later run of {node.stage} ({entry_id[:12]}, {later.finished_at}) "
-                f"failed {failed}"
-            )
+        current = current_run(ledger, node.stage, root)
+        if current is None or current.id == node.id or current.run.status != "gate_failed":
+            continue
+        where = "whose data is in the working tree" if current.in_tree else "the newest run"
+        node.gate_problems.append(
+            f"the current run of stage {node.stage!r} ({current.id[:12]}, {where}) failed "
+            f"{failed_gates(current.run)}; fix the data, then re-run it: "
+            f"`auditpipe run {node.stage}`"
+        )
 
 
 def _successful_runs(ledger: Ledger, ids: list[str]) -> list[tuple[Entry, StageRun]]:
@@ -256,7 +249,10 @@ def _judge(ledger: Ledger, verifier: Verifier, entry_id: str) -> RunNode:
     for gate in run.validations:
         if not gate.success:
             failed = ", ".join(f.type for f in gate.failed_expectations) or "expectations"
-            node.gate_problems.append(f"gate {gate.suite} on {gate.data} failed ({failed})")
+            node.gate_problems.append(
+                f"gate {gate.suite!r} on {gate.data} failed ({failed}); fix the data, then "
+                f"re-run it: `auditpipe run {run.stage}`"
+            )
     return node
 
 
@@ -272,19 +268,6 @@ def _check_link(ledger: Ledger, node: RunNode, name: str, sha256: str, producer:
         node.problems.append(
             f"material {name} ({sha256[:12]}) is not an output of run {producer[:12]}"
         )
-
-
-def current_digest(root: Path, name: str) -> str | None:
-    """The digest of a file (sha256) or directory (Merkle) in the tree now."""
-    path = root / name
-    if path.is_dir():
-        from auditpipe.fingerprint import fingerprint
-
-        try:
-            return fingerprint(name, root=root).sha256
-        except Error:
-            return None
-    return file_sha256(path)
 
 
 def _source(root: Path, name: str, sha256: str, check: bool) -> SourceNode:
