@@ -18,7 +18,8 @@ from auditpipe.policy.engine import Decision, decide
 from auditpipe.policy.load import LoadedPolicy, load_policy
 from auditpipe.policy.staleness import TreeState
 from auditpipe.policy.trust import policy_verifier
-from auditpipe.provenance.lineage import Lineage, current_digest, walk
+from auditpipe.provenance.current import current_digest
+from auditpipe.provenance.lineage import Lineage, walk
 from auditpipe.workspace import Workspace, resolve_revision
 
 
