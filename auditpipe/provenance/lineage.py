@@ -8,7 +8,6 @@ digest it had when it was fingerprinted.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,14 +116,6 @@ class Lineage:
         chain = self.ordered_runs()
         ids = {n.id for n in chain}
         return chain + [self.runs[c] for c in self.consumers if c not in ids]
-
-
-def file_sha256(path: Path) -> str | None:
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return None
 
 
 def walk(
