@@ -82,6 +82,9 @@ def stage_run_statement(
     as products), not a producer of artifacts.
     """
     materials = [material(fp, producer_of(ledger, fp.sha256)) for _p, fp in sorted(deps.items())]
+    # Inputs another signed run produced are lineage, judged through that run,
+    # even when committed: only the rest can make this run's code state dirty.
+    source_deps = [m.name for m in materials if m.produced_by is None]
     products = [material(fp) for _p, fp in sorted(outputs.items())]
     code_deps = [d for d in deps if Path(d).suffix.lower() in CODE_SUFFIXES]
     status: RunStatus = "succeeded" if succeeded else "failed"
@@ -94,7 +97,7 @@ def stage_run_statement(
             command=command,
             pipeline=pipeline,
             stage_key=stage_key,
-            code=facts.code_state(ledger.workspace, code_deps, [*deps, *watched]),
+            code=facts.code_state(ledger.workspace, code_deps, [*source_deps, *watched]),
             materials=materials,
             products=products,
             params=params,

@@ -20,6 +20,10 @@
       - metric: {stage: evaluate, name: accuracy, min: 0.9}
       - no_regression: {stage: evaluate, metric: accuracy, tolerance: 0.01}
       - cel: {name: enough test rows, expr: "stages.evaluate.metrics.test_rows >= 40"}
+      - gates_passed: {on_missing: allow}   # a lineage without gates is allowed
+
+A rule with nothing to check (no gates, no runs, no metric, no baseline) never
+passes silently: ``on_missing`` (per rule, in its body) decides, ``deny`` by default.
 """
 
 from __future__ import annotations
@@ -76,6 +80,9 @@ class CelRule(Strict):
     expr: str
 
 
+OnMissing = Literal["deny", "allow"]
+
+
 class Rule(Strict):
     """One entry of ``rules``: a built-in name, or a one-key mapping."""
 
@@ -83,6 +90,8 @@ class Rule(Strict):
     metric: MetricRule | None = None
     no_regression: RegressionRule | None = None
     cel: CelRule | None = None
+    on_missing: OnMissing = "deny"
+    """What a rule with nothing to check decides: deny unless the policy says allow."""
     line: int = 0
 
     @property
@@ -118,5 +127,15 @@ def rule_from(value: Any) -> dict[str, Any]:
         return {"kind": value}
     if isinstance(value, dict) and len(value) == 1:
         ((kind, body),) = value.items()
+        if isinstance(body, dict) and "on_missing" in body:
+            body = dict(body)
+            on_missing = body.pop("on_missing")
+            if kind in BUILTIN_RULES:
+                if body:
+                    raise ValueError(f"{kind} takes only on_missing, not {', '.join(body)}")
+                return {"kind": kind, "on_missing": on_missing}
+            return {"kind": kind, kind: body, "on_missing": on_missing}
+        if kind in BUILTIN_RULES:
+            raise ValueError(f"{kind} takes only `{{on_missing: deny|allow}}`")
         return {"kind": kind, kind: body}
     raise ValueError("a rule is a built-in name or a mapping with exactly one key")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditpipe.policy.engine import Decision
+from auditpipe.policy.engine import Decision, RuleResult
 from auditpipe.provenance.lineage import Lineage
 
 
@@ -15,9 +15,17 @@ def decision_json(decision: Decision) -> dict[str, Any]:
         "policy": decision.policy,
         "decision": "allow" if decision.allow else "deny",
         "rules": [
-            {"rule": r.rule, "passed": r.passed, "detail": r.detail} for r in decision.ordered()
+            {"rule": r.rule, "passed": r.passed, "missing": r.missing, "detail": r.detail}
+            for r in decision.ordered()
         ],
     }
+
+
+def _mark(result: RuleResult, passed: str, nothing: str, failed: str) -> str:
+    """A rule with nothing to check is never shown as passed, even when allowed."""
+    if not result.passed:
+        return failed
+    return nothing if result.missing else passed
 
 
 def decision_text(decision: Decision) -> list[str]:
@@ -27,7 +35,7 @@ def decision_text(decision: Decision) -> list[str]:
         f"under policy {decision.policy}"
     ]
     for r in decision.ordered():
-        lines.append(f"  {'✓' if r.passed else '✗'} {r.rule}: {r.detail}")
+        lines.append(f"  {_mark(r, '✓', '○', '✗')} {r.rule}: {r.detail}")
     return lines
 
 
@@ -45,7 +53,7 @@ def decisions_markdown(decisions: list[Decision]) -> str:
         ]
         for r in d.ordered():
             detail = r.detail.replace("|", "\\|")
-            out.append(f"| {'✅' if r.passed else '❌'} | {r.rule} | {detail} |")
+            out.append(f"| {_mark(r, '✅', '⚪', '❌')} | {r.rule} | {detail} |")
         out.append("")
     return "\n".join(out)
 

@@ -122,7 +122,7 @@ def artifact_report(
             path=rel,
             sha256=policy.sha256,
             allow=decision.allow,
-            rules=[RuleView(r.rule, r.passed, r.detail) for r in decision.ordered()],
+            rules=[RuleView(r.rule, r.passed, r.detail, r.missing) for r in decision.ordered()],
         )
         findings += [f"{r.rule}: {r.detail}" for r in decision.ordered() if not r.passed]
         verdict, passed = ("ALLOW", True) if decision.allow else ("DENY", False)

@@ -168,6 +168,8 @@ class RuleView:
     rule: str
     passed: bool
     detail: str
+    missing: bool = False
+    """Nothing to check: shown as such, never as a pass."""
 
 
 @dataclass(frozen=True)
