@@ -21,6 +21,7 @@ from auditpipe.cli import (  # noqa: F401  (registers commands)
     pipeline_cmds,
     policy_cmds,
     report_cmds,
+    reproduce_cmd,
     setup_cmds,
     sync_cmds,
 )
