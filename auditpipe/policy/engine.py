@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ from auditpipe.policy.facts import build_facts
 from auditpipe.policy.load import LoadedPolicy
 from auditpipe.policy.model import BUILTIN_RULES, Rule
 from auditpipe.policy.staleness import TreeState, stale_reasons
-from auditpipe.provenance.lineage import Lineage
+from auditpipe.provenance.lineage import Lineage, RunNode
 
 
 @dataclass(frozen=True)
@@ -159,9 +160,40 @@ def _evaluate(
             f"{r.metric} {before:g} -> {now:g}"
             f"{'' if ok else f' (worse by {abs(delta):g} > {r.tolerance:g})'}",
         )
+    if rule.reproduced is not None:
+        return _reproduced(title, rule.reproduced.stages, nodes, nothing)
     if rule.cel is not None:
         return _cel(title, rule.cel.expr, loaded.programs[index], facts)
     return RuleResult(title, False, f"unknown rule {rule.kind}")
+
+
+def _reproduced(
+    title: str, stages: list[str], nodes: list[RunNode], nothing: Callable[[str], RuleResult]
+) -> RuleResult:
+    """Each named stage's run on the lineage has a trusted reproduction that matched."""
+    on_lineage = {n.stage for n in nodes if n.run}
+    absent = [s for s in stages if s not in on_lineage]
+    if len(absent) == len(stages):
+        return nothing(f"no run of {', '.join(stages)} on this lineage")
+    bad, good = [], []
+    for node in nodes:
+        if not node.run or node.stage not in stages:
+            continue
+        if any(matches for _id, matches in node.reproductions):
+            good.append(f"{node.stage} ({node.id[:12]})")
+        elif node.reproductions:
+            last = node.reproductions[-1][0]
+            bad.append(
+                f"{node.stage} run {node.id[:12]} gave different products when reproduced "
+                f"(entry {last[:12]})"
+            )
+        else:
+            bad.append(
+                f"{node.stage} run {node.id[:12]} was never reproduced: "
+                f"run `auditpipe reproduce {node.id[:12]}`"
+            )
+    bad += [f"no run of {s} on this lineage" for s in absent]
+    return RuleResult(title, not bad, "; ".join(bad) if bad else f"reproduced: {', '.join(good)}")
 
 
 def _metric(facts: dict[str, Any], stage: str, name: str) -> float | None:

@@ -21,6 +21,7 @@
       - no_regression: {stage: evaluate, metric: accuracy, tolerance: 0.01}
       - cel: {name: enough test rows, expr: "stages.evaluate.metrics.test_rows >= 40"}
       - gates_passed: {on_missing: allow}   # a lineage without gates is allowed
+      - reproduced: {stages: [train]}       # `auditpipe reproduce` matched these runs
 
 A rule with nothing to check (no gates, no runs, no metric, no baseline) never
 passes silently: ``on_missing`` (per rule, in its body) decides, ``deny`` by default.
@@ -75,6 +76,10 @@ class RegressionRule(Strict):
     direction: Literal["higher_is_better", "lower_is_better"] = "higher_is_better"
 
 
+class ReproducedRule(Strict):
+    stages: list[str] = Field(min_length=1)
+
+
 class CelRule(Strict):
     name: str
     expr: str
@@ -90,6 +95,7 @@ class Rule(Strict):
     metric: MetricRule | None = None
     no_regression: RegressionRule | None = None
     cel: CelRule | None = None
+    reproduced: ReproducedRule | None = None
     on_missing: OnMissing = "deny"
     """What a rule with nothing to check decides: deny unless the policy says allow."""
     line: int = 0
@@ -108,6 +114,8 @@ class Rule(Strict):
             return f"no regression of {r.stage}.{r.metric} (tolerance {r.tolerance:g})"
         if self.cel:
             return self.cel.name
+        if self.reproduced:
+            return f"reproduced: {', '.join(self.reproduced.stages)}"
         return self.kind
 
 

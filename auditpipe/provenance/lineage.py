@@ -15,7 +15,7 @@ from pathlib import Path
 from auditpipe.errors import Error
 from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.ledger import Ledger
-from auditpipe.manifest.predicates import StageRun
+from auditpipe.manifest.predicates import Reproduction, StageRun
 from auditpipe.provenance.current import current_digest, current_run, failed_gates
 from auditpipe.signing.interface import SignerIdentity, Verifier
 
@@ -36,6 +36,8 @@ class RunNode:
     """Ids of the runs that produced this run's materials."""
     sources: list[str] = field(default_factory=list)
     """Names of the materials no run produced (source data)."""
+    reproductions: list[tuple[str, bool]] = field(default_factory=list)
+    """Trusted ``reproduction/v1`` entries of this run: (entry id, same products)."""
 
     @property
     def ok(self) -> bool:
@@ -165,7 +167,24 @@ def walk(
             lineage.runs[entry.id] = _judge(ledger, verifier, entry.id)
         lineage.consumers.append(entry.id)
     _current_gate_failures(ledger, lineage, root)
+    for node in lineage.runs.values():
+        node.reproductions = reproductions_of(ledger, verifier, node.id)
     return lineage
+
+
+def reproductions_of(ledger: Ledger, verifier: Verifier, run_id: str) -> list[tuple[str, bool]]:
+    """Trusted reproductions of a run, oldest first: (entry id, products matched)."""
+    found = []
+    for entry in ledger.lookup_subject(run_id):
+        predicate = entry.signed.predicate
+        if not isinstance(predicate, Reproduction) or predicate.run != run_id:
+            continue
+        try:
+            verifier.verify(entry.bundle)
+        except Error:
+            continue  # an untrusted reproduction is history, not evidence
+        found.append((predicate.finished_at, entry.id, predicate.matches))
+    return [(entry_id, matches) for _t, entry_id, matches in sorted(found)]
 
 
 def _current_gate_failures(ledger: Ledger, lineage: Lineage, root: Path) -> None:

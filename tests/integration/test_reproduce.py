@@ -135,3 +135,23 @@ def test_missing_or_changed_source_data_is_named_and_nothing_runs(
     assert len(json.loads(cli("log", "--json").out)) == entries
     project.gen({"data/ext.bin": "v1"})  # the recorded bytes: copied into the checkout
     assert cli("reproduce", "out/x").code == 0
+
+
+def test_policy_rule_reproduced_and_verify_show_reproductions(built: Project, cli: Cli) -> None:
+    built.gen(
+        {"policies/r.yaml": "version: 1\nname: r\nrules:\n  - reproduced: {stages: [train]}\n"}
+    )
+    never = cli("gate", "models/model.bin", "--policy", "policies/r.yaml")
+    assert never.code == 1
+    assert "was never reproduced: run `auditpipe reproduce" in " ".join(never.out.split())
+    assert cli("reproduce", "models/model.bin").code == 0
+    allowed = cli("gate", "models/model.bin", "--policy", "policies/r.yaml")
+    assert allowed.code == 0, allowed.out
+    assert "reproduced (entry" in cli("verify", "models/model.bin").out
+    assert cli("reproduce", "models/noise.bin").code == 1
+    built.gen(
+        {"policies/n.yaml": "version: 1\nname: n\nrules:\n  - reproduced: {stages: [noise]}\n"}
+    )
+    different = cli("gate", "models/noise.bin", "--policy", "policies/n.yaml")
+    assert different.code == 1
+    assert "gave different products when reproduced" in " ".join(different.out.split())
