@@ -37,7 +37,7 @@ def products_of(entry: Entry, outputs: tuple[str, ...] | None = None) -> list[Pr
     ]
 
 
-def _ids_in(value: Any) -> Iterator[str]:
+def entry_ids_in(value: Any) -> Iterator[str]:
     """Every entry-id-shaped string in a parsed lock, wherever it sits: the
     lock's exact shape belongs to another module, so read it defensively."""
     if isinstance(value, str):
@@ -45,10 +45,10 @@ def _ids_in(value: Any) -> Iterator[str]:
             yield value
     elif isinstance(value, dict):
         for inner in value.values():
-            yield from _ids_in(inner)
+            yield from entry_ids_in(inner)
     elif isinstance(value, list):
         for inner in value:
-            yield from _ids_in(inner)
+            yield from entry_ids_in(inner)
 
 
 def locked_run_ids(ledger: Ledger) -> set[str]:
@@ -84,7 +84,7 @@ def locked_run_ids(ledger: Ledger) -> set[str]:
         repo.close()
     for text in texts:
         try:
-            found.update(_ids_in(yaml.safe_load(text)))
+            found.update(entry_ids_in(yaml.safe_load(text)))
         except yaml.YAMLError:
             continue
     return found

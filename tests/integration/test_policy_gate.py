@@ -304,3 +304,22 @@ def test_cel_failures_show_the_facts_they_read(built: Project, cli: Cli) -> None
     assert "CEL rule 'typo' could not be evaluated" in line
     assert "absent: no 'evalu' in stages" in line
     assert "<class" not in error.out and "KeyError" not in error.out
+
+
+def test_no_regression_finds_its_baseline_through_the_base_lock(built: Project, cli: Cli) -> None:
+    """The model is not committed (gitignored, as DVC users keep it); the base
+    revision's auditpipe.lock names the run whose products were current there."""
+    log = json.loads(cli("log", "--json").out)
+    locked = {r["stage"]: r["id"] for r in log}
+    body = "".join(f"  {stage}:\n    entry: {entry}\n" for stage, entry in locked.items())
+    built.gen({"auditpipe.lock": f"stages:\n{body}", ".gitignore": "models/model.bin\n"})
+    built.commit("lock v1")
+    built.git("branch", "base")
+    built.gen({"params.yaml": params(k=3, acc=0.91)})
+    built.commit("params v2")
+    assert cli("run").code == 0
+    assert "models/model.bin" not in built.git("ls-files")
+    code, rules = gate(cli, "--base", "base")
+    name = "no regression of evaluate.accuracy (tolerance 0.01)"
+    assert code == 1
+    assert "0.95 -> 0.91" in rules[name]["detail"], rules[name]
