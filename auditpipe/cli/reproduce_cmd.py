@@ -101,6 +101,7 @@ def reproduce(
                     "entry": o.entry,
                     "matches": o.matches,
                     "exitCode": o.exit_code,
+                    "seconds": round(o.seconds, 4),
                     "products": [p.model_dump(mode="json", by_alias=True) for p in o.products],
                     "metrics": {
                         k: v.model_dump(mode="json", by_alias=True) for k, v in o.metrics.items()
