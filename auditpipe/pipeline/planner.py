@@ -153,6 +153,8 @@ class Planner:
         outputs: its current run (``provenance.current``) failed a gate."""
         from auditpipe.provenance.current import current_run, failed_gates
 
+        if all(entry_id == matched for entry_id in self.ledger.ids_for_stage(stage.name)):
+            return None  # its only run: nothing newer can have failed (the common no-op)
         current = current_run(
             self.ledger,
             stage.name,
