@@ -214,10 +214,19 @@ def status(stages: list[str] | None = None, /, *, json: bool = False) -> int:
     order = _order(dag, stages)
     rows: list[dict[str, Any]] = []
     stale: set[str] = set()
-    with _planner(workspace, spec) as (_ledger, planner):
+    from auditpipe.cache import open_cache
+    from auditpipe.pipeline.outputs import StageOutputs
+
+    with _planner(workspace, spec) as (ledger, planner):
+        outputs = StageOutputs(workspace.root, ledger, open_cache(workspace))
         for name in order:
             assessment = planner.assess(spec.stages[name])
             reasons = list(assessment.reasons)
+            if any(
+                outputs.restorable(spec.stages[name], ledger.get(run_id))
+                for run_id in assessment.cached
+            ):
+                reasons.append("cached: `auditpipe run` or `auditpipe checkout` restores it")
             stale_ups = sorted(dag.upstream(name) & stale)
             if stale_ups:
                 reasons.append(f"upstream {', '.join(stale_ups)} will re-run")

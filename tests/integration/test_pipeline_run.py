@@ -117,7 +117,10 @@ def test_deleted_output_is_restored_without_a_rerun(
     before = (pipeline.root / "out/b.txt").read_bytes()
     (pipeline.root / "out/b.txt").unlink()
     status = {row["stage"]: row for row in json.loads(cli("status", "--json").out)}
-    assert status["b"]["reasons"] == ["output out/b.txt missing"]
+    assert status["b"]["reasons"] == [
+        "output out/b.txt missing",
+        "cached: `auditpipe run` or `auditpipe checkout` restores it",
+    ]
     # b's signed products come back from the cache; c (downstream) stays up to date.
     again = cli("run")
     assert again.code == 0, again.err
