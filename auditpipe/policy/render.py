@@ -74,6 +74,9 @@ def lineage_json(lineage: Lineage) -> dict[str, Any]:
                 "inputs": n.inputs,
                 "sources": n.sources,
                 "signer": n.signer.describe() if n.signer else None,
+                "reproductions": [
+                    {"entry": entry_id, "matches": matches} for entry_id, matches in n.reproductions
+                ],
             }
             for n in lineage.all_runs()
         ],

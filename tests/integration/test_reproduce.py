@@ -148,6 +148,9 @@ def test_policy_rule_reproduced_and_verify_show_reproductions(built: Project, cl
     allowed = cli("gate", "models/model.bin", "--policy", "policies/r.yaml")
     assert allowed.code == 0, allowed.out
     assert "reproduced (entry" in cli("verify", "models/model.bin").out
+    runs = json.loads(cli("verify", "models/model.bin", "--json").out)[0]["runs"]
+    train = next(r for r in runs if r["stage"] == "train")
+    assert [r["matches"] for r in train["reproductions"]] == [True]
     assert cli("reproduce", "models/noise.bin").code == 1
     built.gen(
         {"policies/n.yaml": "version: 1\nname: n\nrules:\n  - reproduced: {stages: [noise]}\n"}
