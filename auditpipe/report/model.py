@@ -233,6 +233,11 @@ def _run(number: int, node: RunNode, lineage: Lineage, entry: Entry | None, root
         gates=[_gate(g) for g in run.validations],
         logs=logs,
         environment=_env(run.environment, []),
+        dirty_files=list(run.code.dirty_files or []),
+        reproductions=[
+            f"{'same products' if same else 'DIFFERENT products'} (entry {entry_id[:12]})"
+            for entry_id, same in node.reproductions
+        ],
     )
 
 

@@ -4,7 +4,9 @@ an isolated checkout of their commit; same products exit 0, different exit 1."""
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +160,15 @@ def test_policy_rule_reproduced_and_verify_show_reproductions(built: Project, cl
     different = cli("gate", "models/noise.bin", "--policy", "policies/n.yaml")
     assert different.code == 1
     assert "gave different products when reproduced" in " ".join(different.out.split())
+
+
+def test_the_report_shows_a_runs_reproductions(built: Project, cli: Cli, tmp_path: Path) -> None:
+    assert cli("reproduce", "models/model.bin").code == 0
+    pdf = tmp_path / "report.pdf"
+    assert cli("report", "models/model.bin", "-o", str(pdf)).code == 0
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = " ".join(text.split())
+    assert "Reproduced same products (entry" in flat
+    assert "not reproduced (auditpipe reproduce" in flat  # prep was not
