@@ -14,6 +14,7 @@ from cyclopts import CycloptsError
 from rich.markup import escape
 
 from auditpipe.cli import (  # noqa: F401  (registers commands)
+    cache_cmds,
     fingerprint_cmd,
     gate_cmds,
     ledger_cmds,
@@ -21,6 +22,7 @@ from auditpipe.cli import (  # noqa: F401  (registers commands)
     pipeline_cmds,
     policy_cmds,
     report_cmds,
+    reproduce_cmd,
     setup_cmds,
     sync_cmds,
     trust_cmds,

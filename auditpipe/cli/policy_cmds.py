@@ -102,6 +102,9 @@ def _tree(lineage: Any) -> Tree:
         branch = parent.add(f"{ok} {escape(node.stage)} run {node.id[:12]}{signer}")
         for problem in node.all_problems():
             branch.add(f"[red]{escape(problem)}[/]")
+        for entry_id, matches in node.reproductions:
+            how = "[green]reproduced[/]" if matches else "[red]reproduced, different products[/]"
+            branch.add(f"{how} (entry {entry_id[:12]})")
         if run_id in branches:
             branch.add("[dim](shown above)[/]")
             return

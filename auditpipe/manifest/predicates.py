@@ -1,4 +1,4 @@
-"""Predicate models: stage-run/v1, promotion/v1 and checkpoint/v1.
+"""Predicate models: stage-run/v1, promotion/v1, checkpoint/v1 and reproduction/v1.
 
 Field names on the wire are camelCase (in-toto convention); Python attributes
 are snake_case. Models are frozen and reject unknown fields, so a statement that
@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 STAGE_RUN_V1 = "https://auditpipe.dev/stage-run/v1"
 PROMOTION_V1 = "https://auditpipe.dev/promotion/v1"
 CHECKPOINT_V1 = "https://auditpipe.dev/checkpoint/v1"
+REPRODUCTION_V1 = "https://auditpipe.dev/reproduction/v1"
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
 
@@ -52,6 +53,9 @@ class CodeState(WireModel):
     dirty: bool
     deps: dict[str, str] = Field(default_factory=dict)
     """sha256 of each code dependency (repo-relative path -> hex digest)."""
+    dirty_files: list[str] | None = None
+    """The git-tracked files (code deps, other deps, params file, pipeline file)
+    that differed from ``commit`` when the stage ran; absent when none did."""
 
 
 class Material(WireModel):
@@ -155,14 +159,54 @@ class Checkpoint(WireModel):
     created_at: str
 
 
+class ProductCheck(WireModel):
+    """One product of the reproduced run: its signed digest and the new one."""
+
+    name: str
+    recorded: Digest
+    reproduced: Digest | None = None
+    """``None`` when the reproduction did not write it."""
+    same: bool
+
+
+class MetricDelta(WireModel):
+    recorded: Any = None
+    reproduced: Any = None
+
+
+class Reproduction(WireModel):
+    """Predicate of ``reproduction/v1``: a signed stage run performed again.
+
+    The statement's one subject is the reproduced entry (its id is the sha256
+    of that statement), so reproductions are found through the subject index.
+    """
+
+    run: str = Field(pattern=SHA256_HEX)
+    stage: str = Field(min_length=1)
+    command: str
+    commit: str
+    matches: bool
+    """Every product has the digest the run signed."""
+    products: list[ProductCheck] = Field(default_factory=list)
+    metrics: dict[str, MetricDelta] = Field(default_factory=dict)
+    environment: Environment
+    environment_differences: list[str] = Field(default_factory=list)
+    started_at: str
+    finished_at: str
+    exit_code: int | None = None
+    runner: Runner
+
+
 PREDICATES: dict[str, type[WireModel]] = {
     STAGE_RUN_V1: StageRun,
     PROMOTION_V1: Promotion,
     CHECKPOINT_V1: Checkpoint,
+    REPRODUCTION_V1: Reproduction,
 }
 
 KIND_OF: dict[str, str] = {
     STAGE_RUN_V1: "stage-run",
     PROMOTION_V1: "promotion",
     CHECKPOINT_V1: "checkpoint",
+    REPRODUCTION_V1: "reproduction",
 }

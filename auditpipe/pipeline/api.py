@@ -105,3 +105,17 @@ def record_stage(
             )
             recording.entry_id = sign_and_append(ledger, signer, statement)
             update_lock(ledger, signer, {stage: recording.entry_id})
+            _keep_products(workspace, ledger, recording.entry_id)
+
+
+def _keep_products(workspace: Workspace, ledger: Ledger, entry_id: str) -> None:
+    """Products of a successful signed run go to the output cache, as with ``run``;
+    the run is signed already, so a cache problem does not undo it."""
+    from auditpipe.cache import open_cache
+    from auditpipe.cache.runs import products_of
+    from auditpipe.errors import CacheError
+
+    cache = open_cache(workspace)
+    for product in products_of(ledger.get(entry_id)):
+        with contextlib.suppress(CacheError, OSError):
+            cache.keep(workspace.root, product)

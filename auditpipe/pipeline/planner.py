@@ -20,6 +20,7 @@ from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.canonical import canonical_bytes
 from auditpipe.manifest.predicates import StageRun
 from auditpipe.pipeline.diff import flatten
+from auditpipe.pipeline.params import missing_params
 from auditpipe.pipeline.spec import PipelineSpec, StageSpec, select_params
 
 
@@ -36,6 +37,11 @@ class Assessment:
     deps: Mapping[str, Fingerprint] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     suites: Mapping[str, str] = field(default_factory=dict)
+    outputs: Mapping[str, Fingerprint] = field(default_factory=dict)
+    """The stage's outputs as they are on disk now (missing ones absent)."""
+    cached: tuple[str, ...] = ()
+    """Successful runs with this very key whose outputs are missing or modified,
+    newest first: restoring one from the cache makes the stage up to date."""
 
 
 class Planner:
@@ -83,34 +89,83 @@ class Planner:
         """Is ``stage`` up to date right now? If not, why not."""
         deps = self.fingerprints(stage.deps, content=stage.content)
         missing = [d for d in stage.deps if d not in deps]
-        params = self.params_for(stage)
+        deleted = missing_params(self.params_doc, stage.params)
+        params = self.params_for(stage) if not deleted else {}
         suites = self.suites_for(stage)
-        if missing:
+        outputs = self.fingerprints(stage.all_outputs)
+        if missing or deleted:
+            file = self.spec.params_file
             return Assessment(
                 stage.name,
                 None,
                 False,
-                reasons=tuple(f"dependency {d} is missing" for d in missing),
+                reasons=(
+                    *(f"dependency {d} is missing" for d in missing),
+                    *(
+                        f"deleted: {k} (from {file}; add it back, or remove it from "
+                        f"the stage's params)"
+                        for k in deleted
+                    ),
+                ),
                 deps=deps,
                 params=params,
                 suites=suites,
+                outputs=outputs,
             )
         key = stage_key(stage, {p: fp.sha256 for p, fp in deps.items()}, params, suites)
 
-        def verdict(up_to_date: bool, run: str | None, reasons: list[str]) -> Assessment:
+        def verdict(
+            up_to_date: bool, run: str | None, reasons: list[str], cached: tuple[str, ...] = ()
+        ) -> Assessment:
             return Assessment(
-                stage.name, key, up_to_date, run, tuple(reasons), deps, params, suites
+                stage.name,
+                key,
+                up_to_date,
+                run,
+                tuple(reasons),
+                deps,
+                params,
+                suites,
+                outputs,
+                cached,
             )
 
         if force:
             return verdict(False, None, ["forced"])
         candidates = self._runs(self.ledger.ids_for_stage_key(key), stage.name)
-        outputs = self.fingerprints(stage.all_outputs)
         for entry, _run in candidates:
             if _outputs_match(entry, stage, outputs):
+                blocked = self._current_failed(stage, entry.id, outputs)
+                if blocked:  # re-running is the way out: restoring changes nothing
+                    return verdict(False, None, [blocked])
                 return verdict(True, entry.id, [])
         return verdict(
-            False, None, self._why_stale(stage, candidates, outputs, deps, params, suites)
+            False,
+            None,
+            self._why_stale(stage, candidates, outputs, deps, params, suites),
+            tuple(entry.id for entry, _run in candidates),
+        )
+
+    def _current_failed(
+        self, stage: StageSpec, matched: str, outputs: Mapping[str, Fingerprint]
+    ) -> str | None:
+        """Why the stage is not up to date although ``matched`` has its key and
+        outputs: its current run (``provenance.current``) failed a gate."""
+        from auditpipe.provenance.current import current_run, failed_gates
+
+        if all(entry_id == matched for entry_id in self.ledger.ids_for_stage(stage.name)):
+            return None  # its only run: nothing newer can have failed (the common no-op)
+        current = current_run(
+            self.ledger,
+            stage.name,
+            self.spec.root,
+            lambda name: outputs[name].sha256 if name in outputs else None,
+        )
+        if current is None or current.id == matched or current.run.status != "gate_failed":
+            return None
+        return (
+            f"its current run {current.id[:12]} failed {failed_gates(current.run)} "
+            f"on these same outputs; re-run `{stage.name}`"
         )
 
     def _runs(self, ids: Sequence[str], stage: str) -> list[tuple[Entry, StageRun]]:

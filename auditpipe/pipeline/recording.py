@@ -76,6 +76,7 @@ def stage_run_statement(
     logs: Logs | None = None,
     validations: Sequence[Validation] = (),
     guard: SecretGuard | None = None,
+    watched: Sequence[str] = (),
 ) -> SignedStatement:
     """The canonical stage-run statement; shared by ``run`` and ``record_stage``.
 
@@ -90,6 +91,9 @@ def stage_run_statement(
         guard.check_text("command", command_key(stage), command)
     guard.check_params(params)
     materials = [material(fp, producer_of(ledger, fp.sha256)) for _p, fp in sorted(deps.items())]
+    # Inputs another signed run produced are lineage, judged through that run,
+    # even when committed: only the rest can make this run's code state dirty.
+    source_deps = [m.name for m in materials if m.produced_by is None]
     products = [material(fp) for _p, fp in sorted(outputs.items())]
     code_deps = [d for d in deps if Path(d).suffix.lower() in CODE_SUFFIXES]
     status: RunStatus = "succeeded" if succeeded else "failed"
@@ -102,7 +106,7 @@ def stage_run_statement(
             command=command,
             pipeline=pipeline,
             stage_key=stage_key,
-            code=facts.code_state(ledger.workspace, code_deps),
+            code=facts.code_state(ledger.workspace, code_deps, [*source_deps, *watched]),
             materials=materials,
             products=products,
             params=params,
@@ -178,6 +182,10 @@ class PipelineRecorder:
             ),
             validations=execution.validations,
             guard=self.guard,
+            watched=[
+                *([self.spec.params_file] if stage.params else []),
+                self.spec.path.relative_to(self.spec.root).as_posix(),
+            ],
         )
         entry_id = sign_and_append(self.ledger, self.signer, statement)
         self._keep_logs(entry_id, stdout, stderr)

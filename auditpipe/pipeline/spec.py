@@ -19,6 +19,9 @@ each problem is a :class:`ConfigError` naming the file and line. Choices made:
   There is no ``${params.x}``: param values are recorded, not spliced into commands.
   ``\\${X}`` (or ``$X``) leaves a literal ``${X}`` for the shell.
 - ``null`` for an optional field means the field is absent.
+- ``outs`` and ``metrics`` entries are a path or ``{path: {persist, cache,
+  remote, push}}`` as in DVC (see ``auditpipe.pipeline.outs``).
+- The parsed values (``StageSpec``, ``PipelineSpec``) live in ``auditpipe.pipeline.stage``.
 """
 
 from __future__ import annotations
@@ -28,8 +31,6 @@ import hashlib
 import itertools
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -39,7 +40,9 @@ from yaml.nodes import Node, SequenceNode
 from auditpipe.errors import ConfigError
 from auditpipe.faults import describe as describe_fault
 from auditpipe.pipeline.dag import build_dag, is_within, normalize_path
+from auditpipe.pipeline.outs import OutOptions, parse_outs
 from auditpipe.pipeline.spec_env import SecretFieldsReader
+from auditpipe.pipeline.stage import PipelineSpec, StageSpec
 from auditpipe.pipeline.yamlpos import (
     compose,
     decode,
@@ -63,63 +66,6 @@ PARAM_KEY = re.compile(r"[^.\s]+(\.[^.\s]+)*")
 VARIABLE = re.compile(r"(\\?)\$\{([^{}]*)\}")
 Scalar = str | int | float | bool | datetime.date
 Scope = dict[str, Any] | None  # the variables of one expansion; None outside templates
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    """One (expanded) stage, paths normalized, in file order of appearance."""
-
-    name: str
-    cmd: str
-    wdir: str
-    deps: tuple[str, ...]
-    outs: tuple[str, ...]
-    metrics: tuple[str, ...]
-    params: tuple[str, ...]
-    validate: tuple[tuple[str, str], ...]
-    env: tuple[str, ...]
-    content: bool
-    line: int
-    desc: str | None = None
-    env_public: tuple[str, ...] = ()  # declared public / secret (spec_env.py)
-    env_secret: tuple[str, ...] = ()
-
-    @property
-    def all_outputs(self) -> tuple[str, ...]:
-        """``outs`` then ``metrics``: everything the stage writes."""
-        return self.outs + self.metrics
-
-    def definition(self) -> dict[str, Any]:
-        """The expanded definition as JSON-able data, for the stage key.
-
-        ``line`` and ``desc`` are left out, and lists whose order carries no
-        meaning are sorted, so moving or re-documenting a stage changes nothing.
-        """
-        return {
-            "name": self.name,
-            "cmd": self.cmd,
-            "wdir": self.wdir,
-            "deps": sorted(self.deps),
-            "outs": sorted(self.outs),
-            "metrics": sorted(self.metrics),
-            "params": sorted(self.params),
-            "validate": [list(pair) for pair in self.validate],
-            "env": sorted(self.env),
-            "content": self.content,
-        }
-
-
-@dataclass(frozen=True)
-class PipelineSpec:
-    """A loaded ``auditpipe.yaml``: its stages (expanded, file order) and identity."""
-
-    path: Path
-    root: Path
-    params_file: str
-    signer: str | None
-    stages: Mapping[str, StageSpec]
-    sha256: str
-    secrets_allow: tuple[str, ...] = ()
 
 
 def _render(value: Scalar) -> str:
@@ -312,9 +258,16 @@ class _Parser(SecretFieldsReader):
             parts = [self.text(node["cmd"], "cmd", scope)]
         if not parts or not all(p.strip() for p in parts):
             raise self.fail(node["cmd"], f"cmd of {what} is empty")
-        deps, outs, metrics = (
-            self.paths(node[f], f, scope) if f in node else [] for f in ("deps", "outs", "metrics")
-        )
+        deps = self.paths(node["deps"], "deps", scope) if "deps" in node else []
+        options: dict[str, OutOptions] = {}
+        outs: list[str] = []
+        metrics: list[str] = []
+        if "outs" in node:
+            outs, found = parse_outs(self, node["outs"], "outs", scope)
+            options.update(found)
+        if "metrics" in node:
+            metrics, found = parse_outs(self, node["metrics"], "metrics", scope)
+            options.update(found)
         params = self.checked(node.get("params"), "params", scope, PARAM_KEY, "a dotted key")
         env, env_public, env_secret = self.env(node.get("env"))
         content = self.value(node["content"]) if "content" in node else False
@@ -335,6 +288,7 @@ class _Parser(SecretFieldsReader):
             content=content,
             line=line_of(key),
             desc=self.text(node["desc"], "desc", scope) if "desc" in node else None,
+            out_options=tuple(sorted(options.items())),
         )
 
     def validations(

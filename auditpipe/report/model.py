@@ -127,7 +127,7 @@ def artifact_report(
             path=rel,
             sha256=policy.sha256,
             allow=decision.allow,
-            rules=[RuleView(r.rule, r.passed, r.detail) for r in decision.ordered()],
+            rules=[RuleView(r.rule, r.passed, r.detail, r.missing) for r in decision.ordered()],
         )
         findings += [f"{r.rule}: {r.detail}" for r in decision.ordered() if not r.passed]
         verdict, passed = ("ALLOW", True) if decision.allow else ("DENY", False)
@@ -247,6 +247,11 @@ def _run(number: int, node: RunNode, lineage: Lineage, entry: Entry | None, root
         gates=[_gate(g) for g in run.validations],
         logs=logs,
         environment=_env(run.environment, []),
+        dirty_files=list(run.code.dirty_files or []),
+        reproductions=[
+            f"{'same products' if same else 'DIFFERENT products'} (entry {entry_id[:12]})"
+            for entry_id, same in node.reproductions
+        ],
     )
 
 

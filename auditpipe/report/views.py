@@ -145,6 +145,9 @@ class RunView:
     gates: list[GateView] = field(default_factory=list)
     logs: list[Row] = field(default_factory=list)
     environment: EnvView | None = None
+    dirty_files: list[str] = field(default_factory=list)
+    reproductions: list[str] = field(default_factory=list)
+    """One line per trusted reproduction/v1 entry of this run."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,8 @@ class RuleView:
     rule: str
     passed: bool
     detail: str
+    missing: bool = False
+    """Nothing to check: shown as such, never as a pass."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,80 @@
+"""The expanded pipeline as in-process values: ``StageSpec`` and ``PipelineSpec``.
+
+Owns what one stage is once parsed (and the definition its key is made from);
+``auditpipe.pipeline.spec`` owns the file format that produces them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from auditpipe.pipeline.outs import DEFAULT, OutOptions
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One (expanded) stage, paths normalized, in file order of appearance."""
+
+    name: str
+    cmd: str
+    wdir: str
+    deps: tuple[str, ...]
+    outs: tuple[str, ...]
+    metrics: tuple[str, ...]
+    params: tuple[str, ...]
+    validate: tuple[tuple[str, str], ...]
+    env: tuple[str, ...]
+    content: bool
+    line: int
+    desc: str | None = None
+    out_options: tuple[tuple[str, OutOptions], ...] = ()
+    env_public: tuple[str, ...] = ()  # declared public / secret (spec_env.py)
+    env_secret: tuple[str, ...] = ()
+    """Options of ``outs``/``metrics`` that differ from the defaults, by path."""
+
+    def options(self, path: str) -> OutOptions:
+        """The options of one output (the defaults unless the file set some)."""
+        return dict(self.out_options).get(path, DEFAULT)
+
+    @property
+    def all_outputs(self) -> tuple[str, ...]:
+        """``outs`` then ``metrics``: everything the stage writes."""
+        return self.outs + self.metrics
+
+    def definition(self) -> dict[str, Any]:
+        """The expanded definition as JSON-able data, for the stage key.
+
+        ``line`` and ``desc`` are left out, and lists whose order carries no
+        meaning are sorted, so moving or re-documenting a stage changes nothing.
+        """
+        body: dict[str, Any] = {
+            "name": self.name,
+            "cmd": self.cmd,
+            "wdir": self.wdir,
+            "deps": sorted(self.deps),
+            "outs": sorted(self.outs),
+            "metrics": sorted(self.metrics),
+            "params": sorted(self.params),
+            "validate": [list(pair) for pair in self.validate],
+            "env": sorted(self.env),
+            "content": self.content,
+        }
+        if self.out_options:  # only when set, so keys of option-less stages never change
+            body["outOptions"] = {p: o.changed() for p, o in sorted(self.out_options)}
+        return body
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A loaded ``auditpipe.yaml``: its stages (expanded, file order) and identity."""
+
+    path: Path
+    root: Path
+    params_file: str
+    signer: str | None
+    stages: Mapping[str, StageSpec]
+    sha256: str
+    secrets_allow: tuple[str, ...] = ()
