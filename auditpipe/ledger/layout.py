@@ -5,7 +5,7 @@
     entries/<id[:2]>/<id>.sigstore.json           the bundle, bytes exactly as written
     index/subject/<sha[:2]>/<sha>/<id>            subject digest -> entry ids (empty blobs)
     index/stage/<stage>/<id[:2]>/<id>             stage name -> entry ids
-    index/kind/<kind>/<id[:2]>/<id>               stage-run | promotion | checkpoint
+    index/kind/<kind>/<id[:2]>/<id>               stage-run | promotion | checkpoint | approval
     index/stage-key/<key[:2]>/<key>/<id>          a stage run's key -> runs (the planner's lookup)
     index/material/<sha[:2]>/<sha>/<id>           input digest -> runs that consumed it
 

@@ -1,4 +1,4 @@
-"""Predicate models: stage-run/v1, promotion/v1 and checkpoint/v1.
+"""Predicate models: stage-run/v1, promotion/v1 and checkpoint/v1 (approval/v1: approval.py).
 
 Field names on the wire are camelCase (in-toto convention); Python attributes
 are snake_case. Models are frozen and reject unknown fields, so a statement that
@@ -112,6 +112,14 @@ class Logs(WireModel):
     stderr: Digest | None = None
 
 
+class CardRef(WireModel):
+    """The model card (``artifacts:`` entry) of an output, as it was when the run ran."""
+
+    name: str
+    path: str
+    sha256: str = Field(pattern=SHA256_HEX)
+
+
 class StageRun(WireModel):
     """Predicate of ``https://auditpipe.dev/stage-run/v1``: one executed stage."""
 
@@ -132,6 +140,8 @@ class StageRun(WireModel):
     finished_at: str
     exit_code: int | None = None
     runner: Runner
+    cards: list[CardRef] = Field(default_factory=list)
+    """Model cards of the outputs declared under ``artifacts:`` (not in the stage key)."""
 
     @field_validator("params")
     @classmethod
@@ -170,16 +180,20 @@ class Checkpoint(WireModel):
     created_at: str
 
 
+from auditpipe.manifest.approval import APPROVAL_V1, Approval  # noqa: E402  (uses WireModel)
+
 PREDICATES: dict[str, type[WireModel]] = {
     STAGE_RUN_V1: StageRun,
     PROMOTION_V1: Promotion,
     CHECKPOINT_V1: Checkpoint,
+    APPROVAL_V1: Approval,
 }
 
 KIND_OF: dict[str, str] = {
     STAGE_RUN_V1: "stage-run",
     PROMOTION_V1: "promotion",
     CHECKPOINT_V1: "checkpoint",
+    APPROVAL_V1: "approval",
 }
 
 

@@ -15,6 +15,7 @@ from auditpipe.errors import ConfigError, ManifestError
 from auditpipe.fingerprint import Fingerprint
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.predicates import (
+    CardRef,
     Digest,
     Logs,
     PipelineRef,
@@ -72,6 +73,7 @@ def stage_run_statement(
     stage_key: str | None = None,
     logs: Logs | None = None,
     validations: Sequence[Validation] = (),
+    cards: Sequence[CardRef] = (),
 ) -> SignedStatement:
     """The canonical stage-run statement; shared by ``run`` and ``record_stage``.
 
@@ -105,6 +107,7 @@ def stage_run_statement(
             finished_at=finished_at,
             exit_code=exit_code,
             runner=facts.runner(),
+            cards=list(cards),
         )
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -159,6 +162,11 @@ class PipelineRecorder:
                 stderr=Digest(sha256=hashlib.sha256(execution.stderr).hexdigest()),
             ),
             validations=execution.validations,
+            cards=[
+                CardRef(name=card.name, path=card.path, sha256=card.sha256)
+                for card in self.spec.artifacts.values()
+                if card.path in stage.all_outputs
+            ],
         )
         entry_id = sign_and_append(self.ledger, self.signer, statement)
         self._keep_logs(entry_id, execution)

@@ -29,7 +29,7 @@ import itertools
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -37,6 +37,7 @@ from typing import Any
 from yaml.nodes import Node, SequenceNode
 
 from auditpipe.errors import ConfigError
+from auditpipe.pipeline.artifacts import ModelCard, parse_cards
 from auditpipe.pipeline.dag import build_dag, is_within, normalize_path
 from auditpipe.pipeline.yamlpos import (
     NodeReader,
@@ -50,7 +51,7 @@ from auditpipe.pipeline.yamlpos import (
 
 PIPELINE_FILE = "auditpipe.yaml"
 DEFAULT_PARAMS_FILE = "params.yaml"
-TOP_FIELDS = ("params", "signer", "stages")
+TOP_FIELDS = ("params", "signer", "stages", "artifacts")
 STAGE_FIELDS = (
     *("cmd", "deps", "outs", "metrics", "params", "validate", "wdir", "env", "content", "desc"),
 )
@@ -117,6 +118,7 @@ class PipelineSpec:
     signer: str | None
     stages: Mapping[str, StageSpec]
     sha256: str
+    artifacts: Mapping[str, ModelCard] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _render(value: Scalar) -> str:
@@ -136,6 +138,8 @@ def _unique(values: list[str]) -> tuple[str, ...]:
 
 class _Parser(NodeReader):
     """Reads ``auditpipe.yaml`` nodes into stages, expanding templates."""
+
+    cards: dict[str, ModelCard]
 
     # -- scalars and lists ----------------------------------------------------
 
@@ -231,7 +235,13 @@ class _Parser(NodeReader):
                     if stage.name in stages:
                         raise self.fail(key_node, f"expanding {name!r} yields {stage.name!r} twice")
                     stages[stage.name] = stage
+        self.cards = (
+            parse_cards(self, top["artifacts"][1], self.card_path) if "artifacts" in top else {}
+        )
         return params_file, signer, stages
+
+    def card_path(self, node: Node, what: str) -> str:
+        return self.path(node, what, None)
 
     def check_name(self, name: str, node: Node) -> None:
         if not name:
@@ -380,7 +390,8 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
         raise ConfigError(
             f"cannot read the pipeline file: {exc.strerror or exc}", path=where
         ) from exc
-    params_file, signer, stages = _Parser(where).parse(decode(data, where=where))
+    parser = _Parser(where)
+    params_file, signer, stages = parser.parse(decode(data, where=where))
     spec = PipelineSpec(
         path=file,
         root=root,
@@ -388,6 +399,7 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
         signer=signer,
         stages=MappingProxyType(stages),
         sha256=hashlib.sha256(data).hexdigest(),
+        artifacts=MappingProxyType(parser.cards),
     )
     build_dag(spec)
     return spec
