@@ -6,7 +6,7 @@
       - name: Alice Ng
         email: alice@bank.example
         roles: [data-scientist]
-        keys: [<keyid>]                 # sha256 of the public key's DER, as `auditpipe keys list` shows
+        keys: [<keyid>]                 # as `auditpipe keys list` shows it
         identities:                     # keyless signers that are hers
           - {identity: alice@bank.example, issuer: https://accounts.google.com}
       - name: Bob Roy

@@ -29,7 +29,8 @@ import itertools
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -118,7 +119,9 @@ class PipelineSpec:
     signer: str | None
     stages: Mapping[str, StageSpec]
     sha256: str
-    artifacts: Mapping[str, ModelCard] = field(default_factory=lambda: MappingProxyType({}))
+    artifacts: Mapping[str, ModelCard] = dataclass_field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
 
 def _render(value: Scalar) -> str:

@@ -12,8 +12,10 @@ import hashlib
 import os
 from pathlib import Path
 
+from auditpipe.approvals.assess import approval_context
 from auditpipe.errors import ConfigError
 from auditpipe.ledger.ledger import Ledger
+from auditpipe.pipeline.artifacts import card_for, project_cards
 from auditpipe.policy.engine import Decision, decide
 from auditpipe.policy.load import LoadedPolicy, load_policy
 from auditpipe.policy.staleness import TreeState
@@ -56,6 +58,8 @@ def judge(
         )
     verifier = policy_verifier(workspace, loaded.policy)
     tree = TreeState(workspace.root)
+    wants_approvals = any(r.approvals for r in loaded.policy.rules)
+    spec = project_cards(workspace.root) if wants_approvals else None
     judged = []
     for path in paths:
         rel, digest = artifact_digest(workspace, path)
@@ -67,7 +71,15 @@ def judge(
                 baseline = walk(
                     ledger, verifier, rel, base_digest, root=workspace.root, check_sources=False
                 )
-        judged.append((lineage, decide(loaded, lineage, tree, baseline=baseline, base_ref=base)))
+        approvals = (
+            approval_context(ledger, loaded.sha256, card_for(spec, rel))
+            if wants_approvals
+            else None
+        )
+        decision = decide(
+            loaded, lineage, tree, baseline=baseline, base_ref=base, approvals=approvals
+        )
+        judged.append((lineage, decision))
     return judged
 
 

@@ -60,12 +60,13 @@ def load_policy(path: Path) -> LoadedPolicy:
             rule = rule_from(value)
         except ValueError as exc:
             raise ConfigError(str(exc), path=where, line=line) from None
-        if rule["kind"] not in (*BUILTIN_RULES, "metric", "no_regression", "cel"):
+        if rule["kind"] not in (*BUILTIN_RULES, "metric", "no_regression", "cel", "approvals"):
             raise ConfigError(
                 f"unknown rule {rule['kind']!r}",
                 path=where,
                 line=line,
-                hint=f"use one of {', '.join(BUILTIN_RULES)}, metric, no_regression, cel",
+                hint=f"use one of {', '.join(BUILTIN_RULES)}, "
+                "metric, no_regression, cel, approvals",
             )
         rules.append({**rule, "line": line})
     try:

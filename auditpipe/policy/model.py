@@ -20,6 +20,7 @@
       - metric: {stage: evaluate, name: accuracy, min: 0.9}
       - no_regression: {stage: evaluate, metric: accuracy, tolerance: 0.01}
       - cel: {name: enough test rows, expr: "stages.evaluate.metrics.test_rows >= 40"}
+      - approvals: {validator: 1, approver: 1, valid_for: 90d}   # see approvals_rule.py
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from auditpipe.policy.approvals_rule import ApprovalsRule
 
 BUILTIN_RULES = ("gates_passed", "no_dirty_code", "trusted_signers", "not_stale")
 
@@ -83,6 +86,7 @@ class Rule(Strict):
     metric: MetricRule | None = None
     no_regression: RegressionRule | None = None
     cel: CelRule | None = None
+    approvals: ApprovalsRule | None = None
     line: int = 0
 
     @property
@@ -99,6 +103,8 @@ class Rule(Strict):
             return f"no regression of {r.stage}.{r.metric} (tolerance {r.tolerance:g})"
         if self.cel:
             return self.cel.name
+        if self.approvals:
+            return self.approvals.title
         return self.kind
 
 
