@@ -1,0 +1,209 @@
+"""Four-eyes sign-off on a real repository with three people.
+
+Alice trains the model (her key signs the runs, her e-mail authors the
+commits). Bob is a validator, Carol a validator and approver; their keys may
+sign approvals only (``policies/people-keys/``), not runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Project, Result
+from tests.integration.test_policy_gate import PIPELINE, STEPS, params
+
+Cli = Callable[..., Result]
+
+CARD = """\
+artifacts:
+  wine-quality:
+    path: models/model.bin
+    type: model
+    desc: toy model
+    meta:
+      owner: Alice Ng
+      risk_tier: high
+      intended_use: tests
+      limitations: none known
+"""
+
+POLICY = """\
+version: 1
+name: four-eyes
+artifacts: ["models/*.bin"]
+rules:
+  - trusted_signers
+  - gates_passed
+  - approvals: {validator: 1, approver: 1, valid_for: 90d}
+"""
+
+
+def keyid(cli: Cli, name: str) -> str:
+    keys = json.loads(cli("keys", "list", "--json").out)
+    return next(k["keyid"] for k in keys if k["name"] == name)
+
+
+@pytest.fixture
+def team(project: Project, cli: Cli) -> Project:
+    for name in ("bob", "carol"):
+        assert cli("keys", "generate", "--name", name).code == 0
+        pem = (project.config_dir / "keys" / f"{name}.pub").read_bytes()
+        project.gen({f"policies/people-keys/{keyid(cli, name)}.pem": pem})
+    people = f"""\
+people:
+  - name: Alice Ng
+    email: author@example.com
+    roles: [approver, validator]
+    keys: [{keyid(cli, "default")}]
+  - name: Bob Roy
+    email: bob@example.com
+    roles: [validator]
+    keys: [{keyid(cli, "bob")}]
+  - name: Carol Diaz
+    email: carol@example.com
+    roles: [validator, approver]
+    keys: [{keyid(cli, "carol")}]
+"""
+    project.gen(
+        {
+            "auditpipe.yaml": PIPELINE + CARD,
+            "params.yaml": params(),
+            "policies/four-eyes.yaml": POLICY,
+            "policies/people.yaml": people,
+            "in/raw.txt": "abc\n",
+            "out/.keep": "",
+            "models/.keep": "",
+            "metrics/.keep": "",
+            **STEPS,
+        }
+    )
+    project.commit("pipeline and people")
+    result = cli("run")
+    assert result.code == 0, result.err
+    return project
+
+
+def gate(cli: Cli) -> tuple[int, dict[str, object]]:
+    result = cli("gate", "models/model.bin", "--policy", "policies/four-eyes.yaml", "--json")
+    [decision] = json.loads(result.out)
+    rule = next(r for r in decision["rules"] if r["rule"].startswith("approvals"))
+    return result.code, rule
+
+
+def approve(cli: Cli, key: str, role: str, *extra: str) -> Result:
+    return cli(
+        "approve", "models/model.bin", "--role", role, "--key", key,
+        "--policy", "policies/four-eyes.yaml", *extra,
+    )  # fmt: skip
+
+
+def entry_of(result: Result) -> str:
+    assert result.code == 0, result.err
+    return result.out.strip().rsplit(": ", 1)[-1]
+
+
+def test_no_approvals_denies_gate_and_promote(team: Project, cli: Cli) -> None:
+    code, rule = gate(cli)
+    assert code == 1
+    assert not rule["passed"]
+    assert "missing approval by validator, approver" in str(rule["detail"])
+    promoted = cli(
+        "promote", "models/model.bin", "--to", "production", "--policy", "policies/four-eyes.yaml"
+    )
+    assert promoted.code == 1
+    assert "missing approval by validator, approver" in promoted.out
+
+
+def test_the_producers_approval_and_one_person_in_two_roles_do_not_count(
+    team: Project, cli: Cli
+) -> None:
+    entry_of(approve(cli, "default", "approver", "--comment", "looks fine to me"))
+    entry_of(approve(cli, "carol", "validator"))
+    entry_of(approve(cli, "carol", "approver"))
+    code, rule = gate(cli)
+    detail = str(rule["detail"])
+    assert code == 1, detail
+    assert "missing approval by approver" in detail
+    assert "counted: validator: Carol Diaz <carol@example.com>" in detail
+    assert "Alice Ng is an author of this lineage (signed run" in detail
+    assert "Carol Diaz already counted as validator on this artifact" in detail
+
+
+def test_distinct_validator_and_approver_allow_and_promote(team: Project, cli: Cli) -> None:
+    entry_of(approve(cli, "bob", "validator", "--ticket", "MRM-7", "--comment", "re-ran tests"))
+    entry_of(approve(cli, "carol", "approver"))
+    code, rule = gate(cli)
+    assert code == 0, rule
+    assert rule["detail"] == (
+        "validator: Bob Roy <bob@example.com>; approver: Carol Diaz <carol@example.com>"
+    )
+    promoted = cli(
+        "promote", "models/model.bin", "--to", "production", "--policy", "policies/four-eyes.yaml"
+    )
+    assert promoted.code == 0, promoted.out + promoted.err
+
+
+def test_approving_outside_ones_roles_or_with_an_unlisted_key_is_refused(
+    team: Project, cli: Cli
+) -> None:
+    refused = approve(cli, "bob", "approver")
+    assert refused.code == 2
+    assert "Bob Roy does not hold the role 'approver'" in refused.err
+    assert "policies/people.yaml:" in refused.err
+    assert cli("keys", "generate", "--name", "mallory").code == 0
+    stranger = approve(cli, "mallory", "validator")
+    assert stranger.code == 2
+    assert "is not listed for anyone in policies/people.yaml" in stranger.err
+
+
+def test_a_new_run_of_the_lineage_voids_approvals(team: Project, cli: Cli) -> None:
+    entry_of(approve(cli, "bob", "validator"))
+    entry_of(approve(cli, "carol", "approver"))
+    assert gate(cli)[0] == 0
+    team.gen({"params.yaml": params(acc=0.97)})  # re-evaluates the same model bytes
+    team.commit("new evaluation")
+    assert cli("run").code == 0
+    code, rule = gate(cli)
+    assert code == 1
+    assert "the lineage changed since it was approved (new run" in str(rule["detail"])
+
+
+def test_a_changed_model_card_voids_approvals(team: Project, cli: Cli) -> None:
+    entry_of(approve(cli, "bob", "validator"))
+    entry_of(approve(cli, "carol", "approver"))
+    assert gate(cli)[0] == 0
+    text = (team.root / "auditpipe.yaml").read_text()
+    team.gen({"auditpipe.yaml": text.replace("none known", "fails on red wine")})
+    code, rule = gate(cli)
+    assert code == 1
+    assert "the model card changed since it was approved" in str(rule["detail"])
+    # Editing the card does not force retraining: the card is not in the stage key.
+    status = cli("status")
+    assert status.code == 0, status.out
+
+
+def test_revocation_by_the_approver_voids_it_and_by_anyone_else_is_refused(
+    team: Project, cli: Cli
+) -> None:
+    bobs = entry_of(approve(cli, "bob", "validator"))
+    entry_of(approve(cli, "carol", "approver"))
+    assert gate(cli)[0] == 0
+    by_carol = cli("approve", "--revoke", bobs, "--key", "carol")
+    assert by_carol.code == 1
+    assert "Carol Diaz cannot revoke an approval signed by Bob Roy" in by_carol.err
+    assert gate(cli)[0] == 0
+    entry_of(cli("approve", "--revoke", bobs, "--key", "bob", "--comment", "found a leak"))
+    code, rule = gate(cli)
+    assert code == 1
+    assert "revoked by" in str(rule["detail"])
+
+
+def test_approval_refused_when_the_lineage_does_not_verify(team: Project, cli: Cli) -> None:
+    (team.root / "models/model.bin").write_text("tampered")
+    refused = approve(cli, "bob", "validator")
+    assert refused.code == 1
+    assert "its lineage does not verify" in refused.err
