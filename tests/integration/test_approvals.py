@@ -184,6 +184,7 @@ def test_a_changed_model_card_voids_approvals(team: Project, cli: Cli) -> None:
     # Editing the card does not force retraining: the card is not in the stage key.
     status = cli("status")
     assert status.code == 0, status.out
+    assert "stale" not in status.out and status.out.count("up to date") == 3, status.out
 
 
 def test_revocation_by_the_approver_voids_it_and_by_anyone_else_is_refused(
@@ -207,3 +208,34 @@ def test_approval_refused_when_the_lineage_does_not_verify(team: Project, cli: C
     refused = approve(cli, "bob", "validator")
     assert refused.code == 1
     assert "its lineage does not verify" in refused.err
+
+
+def _sign_directly(key: str, predicate_update: dict[str, object], base: str) -> str:
+    """Append an approval built by hand (bypassing the CLI's checks), signed with ``key``."""
+    from auditpipe.ledger.ledger import Ledger
+    from auditpipe.manifest.statement import Subject, build_statement
+    from auditpipe.pipeline.recorder import sign_and_append
+    from auditpipe.signing.factory import local_signer
+
+    with Ledger.open() as ledger:
+        original = ledger.get(base).signed.approval()
+        assert original is not None
+        predicate = original.model_copy(update=predicate_update)
+        subject = Subject(name=original.artifact, digest={"sha256": original.digest.sha256})
+        return sign_and_append(ledger, local_signer(key), build_statement([subject], predicate))
+
+
+def test_forged_approvals_and_revocations_signed_outside_the_cli_do_not_count(
+    team: Project, cli: Cli
+) -> None:
+    bobs = entry_of(approve(cli, "bob", "validator"))
+    assert cli("keys", "generate", "--name", "mallory").code == 0
+    # Mallory (not a person) signs an approver approval; Carol "revokes" Bob's.
+    _sign_directly("mallory", {"role": "approver"}, bobs)
+    _sign_directly("carol", {"revokes": bobs}, bobs)
+    code, rule = gate(cli)
+    detail = str(rule["detail"])
+    assert code == 1
+    assert "missing approval by approver" in detail
+    assert "counted: validator: Bob Roy" in detail  # Carol cannot revoke Bob's
+    assert "signature not accepted" in detail
