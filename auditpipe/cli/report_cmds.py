@@ -69,6 +69,7 @@ def report(
         from auditpipe.policy.load import load_policy
 
         loaded = load_policy(policy)
+    unrecorded = False
     with Ledger.open() as book:
         document: Any
         if ledger:
@@ -81,12 +82,18 @@ def report(
             )
         else:
             from auditpipe.report.model import artifact_report, collect
-            from auditpipe.report.stamp import stamp
+            from auditpipe.report.stamp import parse_time, stamp
+            from auditpipe.report.summary import with_summary
 
             lineage, decision = collect(book, artifact or "", loaded)
-            document = artifact_report(book, lineage, decision, loaded, stamp(book))
+            made = stamp(book)
+            document = artifact_report(book, lineage, decision, loaded, made)
+            now = parse_time(made.time)
+            assert now is not None
+            document = with_summary(book, lineage, decision, loaded, document, now)
             under = f" under policy {document.policy.name}" if document.policy else ""
             summary = f"{document.verdict} {document.artifact}{under}"
+            unrecorded = lineage.root is None
     text = render.render_html(document, dirs)
     if html is not None:
         render.write_atomic(html, text.encode("utf-8"))
@@ -96,4 +103,10 @@ def report(
     out.print(f"wrote {escape(str(output))} ({result.pages} pages): {escape(summary)}")
     if html is not None:
         out.print(f"wrote {escape(str(html))}")
+    if not ledger and unrecorded:
+        err.print(
+            f"[bold red]DENY:[/] no signed run produced {escape(artifact or '')} as it is now "
+            "(never recorded, or changed after its run); the report says so on page 1"
+        )
+        return 1
     return 0
