@@ -175,3 +175,39 @@ def test_hashes_timestamps_and_status_cells_never_wrap(
                 index = same.index(status)
                 assert index > 0 and same[index - 1] in ("✓", "✗"), (status, same)
     assert marks > 5
+
+
+def test_activity_report_has_dates_people_and_failed_expectations(
+    team: Project,  # noqa: F811
+    cli: Cli,
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from auditpipe.ledger.ledger import Ledger
+    from auditpipe.signing.factory import local_signer
+    from tests.unit.report.synthetic import gate, record_run
+
+    with Ledger.open(team.root) as ledger:
+        failed = gate(
+            team.root, "train_suite", "in/raw.txt", success=False,
+            failed=[("expect_column_values_to_not_be_null", "b")],
+        )  # fmt: skip
+        record_run(ledger, local_signer(), "prep", {"in/raw.txt": None}, [], validations=[failed])
+    pdf = tmp_path / "activity.pdf"
+    assert cli("report", "--ledger", "-o", str(pdf)).code == 0
+    first = one_line(pdftotext(pdf, 1))
+    today = datetime.now(UTC).date().isoformat()
+    assert f"Ledger activity, {today}" in first
+    assert "the first entry" not in first and "the newest entry" not in first
+    assert (
+        "gate train_suite on in/raw.txt: expect_column_values_to_not_be_null (b) observed "
+        '{"unexpected": 2} failed' in first
+    )
+    whole = one_line(pdftotext(pdf))
+    assert "Alice Ng <author@example.com>" in whole
+    since = cli(
+        "report", "--ledger", "--since", "2026-01-01", "--until", "2026-01-31", "-o", str(pdf)
+    )
+    assert since.code == 0
+    assert "Ledger activity, 2026-01-01 to 2026-01-31" in one_line(pdftotext(pdf, 1))
