@@ -12,6 +12,7 @@ from typing import Any
 
 from auditpipe.approvals.assess import ApprovalContext, judge_rule
 from auditpipe.pipeline.diff import flatten
+from auditpipe.policy.explain import compared_values
 from auditpipe.policy.facts import build_facts
 from auditpipe.policy.load import LoadedPolicy
 from auditpipe.policy.model import Rule
@@ -148,7 +149,7 @@ def _evaluate(
             f"{'' if ok else f' (worse by {abs(delta):g} > {r.tolerance:g})'}",
         )
     if rule.cel is not None:
-        return _cel(title, loaded.programs[index], facts)
+        return _cel(title, loaded.programs[index], facts, rule.cel.expr)
     return RuleResult(title, False, f"unknown rule {rule.kind}")
 
 
@@ -160,7 +161,7 @@ def _metric(facts: dict[str, Any], stage: str, name: str) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _cel(title: str, program: Any, facts: dict[str, Any]) -> RuleResult:
+def _cel(title: str, program: Any, facts: dict[str, Any], expr: str = "") -> RuleResult:
     from celpy.adapter import json_to_cel
     from celpy.celtypes import BoolType
     from celpy.evaluation import CELEvalError
@@ -172,4 +173,7 @@ def _cel(title: str, program: Any, facts: dict[str, Any]) -> RuleResult:
         return RuleResult(title, False, f"CEL evaluation error: {exc}")
     if isinstance(result, CELEvalError) or not isinstance(result, bool | BoolType):
         return RuleResult(title, False, f"expression did not give true/false: {result}")
-    return RuleResult(title, bool(result), "true" if result else "false")
+    if result:
+        return RuleResult(title, True, "true")
+    values = compared_values(expr, facts)
+    return RuleResult(title, False, f"false: {values}" if values else "false")

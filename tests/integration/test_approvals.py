@@ -239,3 +239,17 @@ def test_forged_approvals_and_revocations_signed_outside_the_cli_do_not_count(
     assert "missing approval by approver" in detail
     assert "counted: validator: Bob Roy" in detail  # Carol cannot revoke Bob's
     assert "signature not accepted" in detail
+
+
+def test_a_failed_cel_rule_shows_the_values_it_compared(team: Project, cli: Cli) -> None:
+    team.gen(
+        {
+            "policies/cel.yaml": "version: 1\nname: cel\nrules:\n"
+            '  - cel: {name: enough rows, expr: "stages.evaluate.metrics.rows >= 400"}\n'
+        }
+    )
+    result = cli("gate", "models/model.bin", "--policy", "policies/cel.yaml", "--json")
+    assert result.code == 1
+    [decision] = json.loads(result.out)
+    [rule] = [r for r in decision["rules"] if r["rule"] == "enough rows"]
+    assert rule["detail"] == "false: stages.evaluate.metrics.rows = 8"
