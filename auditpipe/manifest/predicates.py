@@ -168,6 +168,8 @@ class Promotion(WireModel):
     runs: list[str] = Field(default_factory=list)
     promoted_at: str
     runner: Runner
+    name: str | None = None
+    """The artifact's name in its model card (``artifacts:``), when it has one."""
 
 
 class Checkpoint(WireModel):

@@ -145,6 +145,13 @@ def test_distinct_validator_and_approver_allow_and_promote(team: Project, cli: C
         "promote", "models/model.bin", "--to", "production", "--policy", "policies/four-eyes.yaml"
     )
     assert promoted.code == 0, promoted.out + promoted.err
+    # Signers are shown as people; the registry uses the card's name.
+    registry = cli("registry")
+    assert "wine-quality (models/model.bin) @ production" in registry.out
+    assert "by Alice Ng <author@example.com>" in registry.out
+    assert "Alice Ng <author@example.com>" in cli("verify", "models/model.bin").out
+    log = cli("log").out
+    assert "Bob Roy <bob@example.com>" in log and "Carol Diaz <carol@example.com>" in log
 
 
 def test_approving_outside_ones_roles_or_with_an_unlisted_key_is_refused(
