@@ -182,7 +182,8 @@ class Checkpoint(WireModel):
     created_at: str
 
 
-from auditpipe.manifest.approval import APPROVAL_V1, Approval  # noqa: E402  (uses WireModel)
+from auditpipe.manifest.approval import APPROVAL_V1 as APPROVAL_V1  # noqa: E402  (uses WireModel)
+from auditpipe.manifest.approval import Approval as Approval  # noqa: E402
 
 PREDICATES: dict[str, type[WireModel]] = {
     STAGE_RUN_V1: StageRun,
