@@ -140,7 +140,7 @@ class StageRun(WireModel):
     finished_at: str
     exit_code: int | None = None
     runner: Runner
-    cards: list[CardRef] = Field(default_factory=list)
+    cards: list[CardRef] | None = None
     """Model cards of the outputs declared under ``artifacts:`` (not in the stage key)."""
 
     @field_validator("params")

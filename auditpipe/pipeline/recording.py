@@ -107,7 +107,7 @@ def stage_run_statement(
             finished_at=finished_at,
             exit_code=exit_code,
             runner=facts.runner(),
-            cards=list(cards),
+            cards=list(cards) or None,
         )
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -259,3 +259,18 @@ def test_a_failed_cel_rule_shows_the_values_it_compared(team: Project, cli: Cli)
     [decision] = json.loads(result.out)
     [rule] = [r for r in decision["rules"] if r["rule"] == "enough rows"]
     assert rule["detail"] == "false: stages.evaluate.metrics.rows = 8"
+
+
+def test_the_run_that_produces_a_declared_artifact_records_its_card(
+    team: Project, cli: Cli
+) -> None:
+    from auditpipe.pipeline.spec import load_pipeline
+
+    card = load_pipeline(team.root).artifacts["wine-quality"]
+    runs = {r["stage"]: r["id"] for r in json.loads(cli("log", "--json").out)}
+    train = json.loads(cli("show", runs["train"], "--json").out)["statement"]["predicate"]
+    assert train["cards"] == [
+        {"name": "wine-quality", "path": "models/model.bin", "sha256": card.sha256}
+    ]
+    prep = json.loads(cli("show", runs["prep"], "--json").out)["statement"]["predicate"]
+    assert "cards" not in prep
