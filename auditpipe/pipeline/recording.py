@@ -18,6 +18,7 @@ from auditpipe.manifest.predicates import (
     CardRef,
     Digest,
     Logs,
+    Material,
     PipelineRef,
     RunStatus,
     StageRun,
@@ -82,8 +83,12 @@ def stage_run_statement(
     passed its gates: a failed run is evidence (its outputs are still listed
     as products), not a producer of artifacts.
     """
-    materials = [material(fp, producer_of(ledger, fp.sha256)) for _p, fp in sorted(deps.items())]
-    products = [material(fp) for _p, fp in sorted(outputs.items())]
+    root = ledger.workspace.root
+    materials = [
+        profiled(material(fp, producer_of(ledger, fp.sha256)), root)
+        for _p, fp in sorted(deps.items())
+    ]
+    products = [profiled(material(fp), root) for _p, fp in sorted(outputs.items())]
     code_deps = [d for d in deps if Path(d).suffix.lower() in CODE_SUFFIXES]
     status: RunStatus = "succeeded" if succeeded else "failed"
     if succeeded and any(not v.success for v in validations):
@@ -119,6 +124,18 @@ def stage_run_statement(
         else []
     )
     return build_statement(subjects, predicate)
+
+
+def profiled(item: Material, root: Path) -> Material:
+    """The material with a drift profile when profiles are on and the table is small enough."""
+    from auditpipe.fingerprint.profile import profile_limit, profile_table
+
+    limit = profile_limit()
+    if not limit or not item.table or item.kind != "file" or (item.size or 0) > limit:
+        return item
+    fmt = str(item.table.get("format", ""))
+    profile = profile_table(root / item.name, fmt)
+    return item.model_copy(update={"table": {**item.table, "profile": profile}})
 
 
 class PipelineRecorder:

@@ -1,7 +1,7 @@
 """Data drift between the model in production and this one, from recorded table profiles.
 
 Compares the source and intermediate tables of two lineages by path. Numeric
-columns with a recorded histogram give a PSI; categorical columns with
+columns with recorded deciles give a PSI over the production deciles; categorical columns with
 recorded top-k frequencies give the total shift in category shares. Without
 histograms on both sides it says so rather than guessing from min and max.
 """
@@ -45,6 +45,32 @@ def psi(expected: list[float], actual: list[float]) -> float:
     return value
 
 
+def quantile_psi(before: list[float], now: list[float]) -> float:
+    """PSI over the production deciles: each holds 10% of the old data; the share
+    of the new data in each is read off the new deciles (linear between them)."""
+    edges = before
+    cdf = [_cdf(now, edge) for edge in edges]
+    expected = [1.0 / (len(edges) - 1)] * (len(edges) - 1)
+    actual = [max(0.0, cdf[i + 1] - cdf[i]) for i in range(len(edges) - 1)]
+    actual[0] += cdf[0]  # below the old minimum
+    actual[-1] += 1.0 - cdf[-1]  # above the old maximum
+    return psi(expected, actual)
+
+
+def _cdf(quantiles: list[float], x: float) -> float:
+    """The share of values <= x, interpolated from evenly spaced quantiles."""
+    steps = len(quantiles) - 1
+    if x < quantiles[0]:
+        return 0.0
+    if x >= quantiles[-1]:
+        return 1.0
+    for i in range(steps):
+        low, high = quantiles[i], quantiles[i + 1]
+        if low <= x < high:
+            return (i + (x - low) / (high - low)) / steps
+    return 1.0
+
+
 def lineage_drift(before: Lineage, now: Lineage) -> list[DriftView]:
     """Per column of each table both lineages read: PSI, category shift, or why not."""
     old, new = _tables(before), _tables(now)
@@ -61,8 +87,8 @@ def lineage_drift(before: Lineage, now: Lineage) -> list[DriftView]:
 
 
 def _column(table: str, column: str, a: dict[str, Any], b: dict[str, Any]) -> DriftView:
-    if "histogram" in a and "histogram" in b and a["histogram"]["edges"] == b["histogram"]["edges"]:
-        value = psi(a["histogram"]["counts"], b["histogram"]["counts"])
+    if "quantiles" in a and "quantiles" in b and len(a["quantiles"]) == len(b["quantiles"]) > 2:
+        value = quantile_psi(a["quantiles"], b["quantiles"])
         note = "stable" if value < 0.1 else ("moderate shift" if value < 0.25 else "major shift")
         return DriftView(table, column, "PSI", f"{value:.3f}", note)
     if "top" in a and "top" in b:
