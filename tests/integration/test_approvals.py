@@ -274,3 +274,21 @@ def test_the_run_that_produces_a_declared_artifact_records_its_card(
     ]
     prep = json.loads(cli("show", runs["prep"], "--json").out)["statement"]["predicate"]
     assert "cards" not in prep
+
+
+def test_expired_approvals_do_not_count(team: Project, cli: Cli) -> None:
+    team.gen({"policies/four-eyes.yaml": POLICY.replace("valid_for: 90d", "valid_for: 0d")})
+    entry_of(approve(cli, "bob", "validator"))
+    entry_of(approve(cli, "carol", "approver"))
+    code, rule = gate(cli)
+    assert code == 1
+    assert "it expired (0 days after" in str(rule["detail"])
+
+
+def test_a_broken_people_file_is_exit_2_with_file_and_line(team: Project, cli: Cli) -> None:
+    people = (team.root / "policies/people.yaml").read_text()
+    team.gen({"policies/people.yaml": people.replace("email: bob@example.com", "email: bob")})
+    result = cli("gate", "models/model.bin", "--policy", "policies/four-eyes.yaml")
+    assert result.code == 2
+    assert "policies/people.yaml:7: 'bob' is not an e-mail address" in result.err
+    assert "Traceback" not in result.err
