@@ -30,7 +30,6 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -119,9 +118,7 @@ class PipelineSpec:
     signer: str | None
     stages: Mapping[str, StageSpec]
     sha256: str
-    artifacts: Mapping[str, ModelCard] = dataclass_field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    artifacts: Mapping[str, ModelCard]  # model cards (pipeline/artifacts.py)
 
 
 def _render(value: Scalar) -> str:
@@ -238,13 +235,11 @@ class _Parser(NodeReader):
                     if stage.name in stages:
                         raise self.fail(key_node, f"expanding {name!r} yields {stage.name!r} twice")
                     stages[stage.name] = stage
+        cards = top.get("artifacts")
         self.cards = (
-            parse_cards(self, top["artifacts"][1], self.card_path) if "artifacts" in top else {}
+            parse_cards(self, cards[1], lambda n, w: self.path(n, w, None)) if cards else {}
         )
         return params_file, signer, stages
-
-    def card_path(self, node: Node, what: str) -> str:
-        return self.path(node, what, None)
 
     def check_name(self, name: str, node: Node) -> None:
         if not name:
