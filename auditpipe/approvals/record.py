@@ -46,6 +46,8 @@ def approve(
     passphrase_env: str | None = None,
     comment: str | None = None,
     ticket: str | None = None,
+    signer: str | None = None,
+    identity_token: str | None = None,
 ) -> Recorded:
     """Sign an ``approval/v1`` for the artifact as it is in the working tree."""
     workspace = ledger.workspace
@@ -61,8 +63,8 @@ def approve(
             problems=list(lineage.failures()),
             hint="approve only what `auditpipe verify` accepts",
         )
-    signer = signer_for(workspace, key, passphrase_env)
-    person = _approver(workspace.root, people, signer, role)
+    signing = signer_for(workspace, key, passphrase_env, signer, identity_token)
+    person = _approver(workspace.root, people, signing, role)
     card = card_for(project_cards(workspace.root), rel)
     predicate = Approval(
         artifact=rel,
@@ -81,7 +83,7 @@ def approve(
         runner=facts.runner(),
     )
     statement = build_statement([Subject(name=rel, digest={"sha256": digest})], predicate)
-    return Recorded(sign_and_append(ledger, signer, statement), predicate, person)
+    return Recorded(sign_and_append(ledger, signing, statement), predicate, person)
 
 
 def revoke(
@@ -92,6 +94,8 @@ def revoke(
     passphrase_env: str | None = None,
     comment: str | None = None,
     ticket: str | None = None,
+    signer: str | None = None,
+    identity_token: str | None = None,
 ) -> Recorded:
     """Withdraw an approval; only the person who signed it may."""
     workspace = ledger.workspace
@@ -103,8 +107,8 @@ def revoke(
             f"entry {target.id[:12]} is not an approval",
             hint="give the id `auditpipe approve` printed (see `auditpipe log`)",
         )
-    signer = signer_for(workspace, key, passphrase_env)
-    person = _approver(workspace.root, people, signer, None)
+    signing = signer_for(workspace, key, passphrase_env, signer, identity_token)
+    person = _approver(workspace.root, people, signing, None)
     owner = people.for_signer(claimed_signer(target.bundle))
     if person is not None and owner != person:
         raise CheckFailed(
@@ -123,7 +127,7 @@ def revoke(
     )
     subject = Subject(name=original.artifact, digest={"sha256": original.digest.sha256})
     statement = build_statement([subject], predicate)
-    return Recorded(sign_and_append(ledger, signer, statement), predicate, person)
+    return Recorded(sign_and_append(ledger, signing, statement), predicate, person)
 
 
 def _approver(root: Path, people: People, signer: Signer, role: str | None) -> Person | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from rich.markup import escape
 
@@ -22,6 +23,8 @@ def approve(
     comment: str | None = None,
     ticket: str | None = None,
     revoke: str | None = None,
+    signer: Literal["local", "sigstore", "auto"] | None = None,
+    identity_token: str | None = None,
 ) -> int:
     """Approve an artifact in a role (a signed approval entry), or --revoke one.
 
@@ -46,6 +49,11 @@ def approve(
         The change or validation ticket this approval belongs to.
     revoke
         Withdraw the approval with this entry id (signed by the same person).
+    signer
+        local (your key), sigstore (keyless: your identity must be listed for you in
+        policies/people.yaml) or auto; default: `signer:` in auditpipe.yaml, else local.
+    identity_token
+        An OIDC identity token for keyless signing (else $AUDITPIPE_IDENTITY_TOKEN or the CI's).
     """
     from auditpipe.approvals.record import approve as record_approval
     from auditpipe.approvals.record import revoke as record_revoke
@@ -60,6 +68,8 @@ def approve(
                 passphrase_env=passphrase_env,
                 comment=comment,
                 ticket=ticket,
+                signer=signer,
+                identity_token=identity_token,
             )
             who = done.person.describe() if done.person else "you"
             out.print(
@@ -82,6 +92,8 @@ def approve(
             passphrase_env=passphrase_env,
             comment=comment,
             ticket=ticket,
+            signer=signer,
+            identity_token=identity_token,
         )
     who = done.person.describe() if done.person else "you"
     out.print(

@@ -292,3 +292,42 @@ def test_a_broken_people_file_is_exit_2_with_file_and_line(team: Project, cli: C
     assert result.code == 2
     assert "policies/people.yaml:7: 'bob' is not an e-mail address" in result.err
     assert "Traceback" not in result.err
+
+
+def test_keyless_approvals_count_for_the_person_whose_identity_it_is(
+    team: Project, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.sigstore_fake import FakeSigstore
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.delenv("AUDITPIPE_IDENTITY_TOKEN", raising=False)
+    issuer = "https://oidc.example.com"
+    with FakeSigstore() as fake:
+        fake.write_trust_config(team.root / "policies/sigstore-trust.json")
+        people = (team.root / "policies/people.yaml").read_text()
+        team.gen(
+            {
+                "policies/people.yaml": people
+                + "  - name: Dana Kim\n    email: dana@example.com\n    roles: [approver]\n"
+                f"    identities: [{{identity: dana@example.com, issuer: {issuer}}}]\n"
+            }
+        )
+        entry_of(approve(cli, "bob", "validator"))
+        keyless = ("--signer", "sigstore", "--identity-token")
+        # Someone with a valid certificate who is not in people.yaml does not count.
+        entry_of(
+            approve(cli, "default", "approver", *keyless, fake.email_token("eve@x.io", issuer))
+        )
+        code, rule = gate(cli)
+        assert code == 1
+        assert "not counted: eve@x.io via https://oidc.example.com as approver" in str(
+            rule["detail"]
+        )
+        entry_of(
+            approve(
+                cli, "default", "approver", *keyless, fake.email_token("dana@example.com", issuer)
+            )
+        )
+        code, rule = gate(cli)
+        assert code == 0, rule
+        assert "approver: Dana Kim <dana@example.com>" in str(rule["detail"])
