@@ -71,6 +71,7 @@ def report(
     from auditpipe.cli.progress import working
     from auditpipe.cli.trust_cmds import open_trust_root, trust_line
 
+    unrecorded = False
     with Ledger.open() as book, working("collecting the evidence") as beat:
         from auditpipe.anchor.pinned import trust_pins, verify_pinned
 
@@ -92,12 +93,18 @@ def report(
             )
         else:
             from auditpipe.report.model import artifact_report, collect
-            from auditpipe.report.stamp import stamp
+            from auditpipe.report.stamp import parse_time, stamp
+            from auditpipe.report.summary import with_summary
 
             lineage, decision = collect(book, artifact or "", loaded, trust)
-            document = artifact_report(book, lineage, decision, loaded, stamp(book), trust)
+            made = stamp(book)
+            document = artifact_report(book, lineage, decision, loaded, made, trust)
+            now = parse_time(made.time)
+            assert now is not None
+            document = with_summary(book, lineage, decision, loaded, document, now, trust)
             under = f" under policy {document.policy.name}" if document.policy else ""
             summary = f"{document.verdict} {document.artifact}{under}"
+            unrecorded = lineage.root is None
         beat.set("main", f"rendering {output}")
         text = render.render_html(document, dirs)
         if html is not None:
@@ -109,4 +116,10 @@ def report(
     if html is not None:
         out.print(f"wrote {escape(str(html))}")
     out.print(trust_line(trust))
+    if not ledger and unrecorded:
+        err.print(
+            f"[bold red]DENY:[/] no signed run produced {escape(artifact or '')} as it is now "
+            "(never recorded, or changed after its run); the report says so on page 1"
+        )
+        return 1
     return 0

@@ -5,7 +5,7 @@
     entries/<id[:2]>/<id>.sigstore.json           the bundle, bytes exactly as written
     index/subject/<sha[:2]>/<sha>/<id>            subject digest -> entry ids (empty blobs)
     index/stage/<stage>/<id[:2]>/<id>             stage name -> entry ids
-    index/kind/<kind>/<id[:2]>/<id>               stage-run | promotion | checkpoint | reproduction
+    index/kind/<kind>/<id[:2]>/<id>               entry kind (stage-run, promotion, approval, …)
     index/stage-key/<key[:2]>/<key>/<id>          a stage run's key -> runs (the planner's lookup)
     index/material/<sha[:2]>/<sha>/<id>           input digest -> runs that consumed it
 
@@ -53,7 +53,11 @@ class Area:
 
 
 AREAS: dict[bytes, Area] = {
-    ENTRIES: Area(ENTRIES, "entries", frozenset({"stage-run", "promotion", "checkpoint"})),
+    ENTRIES: Area(
+        ENTRIES,
+        "entries",
+        frozenset({"stage-run", "promotion", "checkpoint", "reproduction", "approval"}),
+    ),
     INDEX: Area(INDEX, "derived"),
 }
 

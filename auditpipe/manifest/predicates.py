@@ -1,4 +1,5 @@
-"""Predicate models: stage-run/v1, promotion/v1, checkpoint/v1 and reproduction/v1.
+"""Predicate models: stage-run/v1, promotion/v1, checkpoint/v1 and reproduction/v1
+(approval/v1: approval.py).
 
 Field names on the wire are camelCase (in-toto convention); Python attributes
 are snake_case. Models are frozen and reject unknown fields, so a statement that
@@ -110,6 +111,14 @@ class Logs(WireModel):
     stderr: Digest | None = None
 
 
+class CardRef(WireModel):
+    """The model card (``artifacts:`` entry) of an output, as it was when the run ran."""
+
+    name: str
+    path: str
+    sha256: str = Field(pattern=SHA256_HEX)
+
+
 class StageRun(WireModel):
     """Predicate of ``https://auditpipe.dev/stage-run/v1``: one executed stage."""
 
@@ -130,6 +139,8 @@ class StageRun(WireModel):
     finished_at: str
     exit_code: int | None = None
     runner: Runner
+    cards: list[CardRef] | None = None
+    """Model cards of the outputs declared under ``artifacts:`` (not in the stage key)."""
 
     # Secrets are refused before a run is built (auditpipe.secrets), not here: a
     # heuristic that changes between versions must not turn verified history invalid.
@@ -147,6 +158,8 @@ class Promotion(WireModel):
     runs: list[str] = Field(default_factory=list)
     promoted_at: str
     runner: Runner
+    name: str | None = None
+    """The artifact's name in its model card (``artifacts:``), when it has one."""
 
 
 class Checkpoint(WireModel):
@@ -197,11 +210,15 @@ class Reproduction(WireModel):
     runner: Runner
 
 
+from auditpipe.manifest.approval import APPROVAL_V1 as APPROVAL_V1  # noqa: E402  (uses WireModel)
+from auditpipe.manifest.approval import Approval as Approval  # noqa: E402
+
 PREDICATES: dict[str, type[WireModel]] = {
     STAGE_RUN_V1: StageRun,
     PROMOTION_V1: Promotion,
     CHECKPOINT_V1: Checkpoint,
     REPRODUCTION_V1: Reproduction,
+    APPROVAL_V1: Approval,
 }
 
 KIND_OF: dict[str, str] = {
@@ -209,4 +226,5 @@ KIND_OF: dict[str, str] = {
     PROMOTION_V1: "promotion",
     CHECKPOINT_V1: "checkpoint",
     REPRODUCTION_V1: "reproduction",
+    APPROVAL_V1: "approval",
 }

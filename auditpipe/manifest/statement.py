@@ -23,6 +23,7 @@ from auditpipe.manifest.predicates import (
     KIND_OF,
     PREDICATES,
     STAGE_RUN_V1,
+    Approval,
     Checkpoint,
     Promotion,
     StageRun,
@@ -222,6 +223,9 @@ class SignedStatement:
 
     def promotion(self) -> Promotion | None:
         return self.predicate if isinstance(self.predicate, Promotion) else None
+
+    def approval(self) -> Approval | None:
+        return self.predicate if isinstance(self.predicate, Approval) else None
 
     def checkpoint(self) -> Checkpoint | None:
         return self.predicate if isinstance(self.predicate, Checkpoint) else None

@@ -39,6 +39,7 @@ from yaml.nodes import Node, SequenceNode
 
 from auditpipe.errors import ConfigError
 from auditpipe.faults import describe as describe_fault
+from auditpipe.pipeline.artifacts import ModelCard, parse_cards
 from auditpipe.pipeline.dag import build_dag, is_within, normalize_path
 from auditpipe.pipeline.outs import OutOptions, parse_outs
 from auditpipe.pipeline.spec_env import SecretFieldsReader
@@ -54,7 +55,7 @@ from auditpipe.pipeline.yamlpos import (
 
 PIPELINE_FILE = "auditpipe.yaml"
 DEFAULT_PARAMS_FILE = "params.yaml"
-TOP_FIELDS = ("params", "signer", "stages", "secrets")
+TOP_FIELDS = ("params", "signer", "stages", "secrets", "artifacts")
 STAGE_FIELDS = (
     *("cmd", "deps", "outs", "metrics", "params", "validate", "wdir", "env", "content", "desc"),
 )
@@ -85,6 +86,8 @@ def _unique(values: list[str]) -> tuple[str, ...]:
 
 class _Parser(SecretFieldsReader):
     """Reads ``auditpipe.yaml`` nodes into stages, expanding templates."""
+
+    cards: dict[str, ModelCard]
 
     # -- scalars and lists ----------------------------------------------------
 
@@ -180,6 +183,10 @@ class _Parser(SecretFieldsReader):
                         raise self.fail(key_node, f"expanding {name!r} yields {stage.name!r} twice")
                     stages[stage.name] = stage
         allow = self.secrets_allow(top["secrets"][1]) if "secrets" in top else []
+        cards = top.get("artifacts")
+        self.cards = (
+            parse_cards(self, cards[1], lambda n, w: self.path(n, w, None)) if cards else {}
+        )
         return params_file, signer, stages, allow
 
     def check_name(self, name: str, node: Node) -> None:
@@ -338,7 +345,8 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
     except OSError as exc:
         what, hint = describe_fault(exc)
         raise ConfigError(f"cannot read the pipeline file: {what}", path=where, hint=hint) from exc
-    params_file, signer, stages, allow = _Parser(where).parse(decode(data, where=where))
+    parser = _Parser(where)
+    params_file, signer, stages, allow = parser.parse(decode(data, where=where))
     spec = PipelineSpec(
         path=file,
         root=root,
@@ -347,6 +355,7 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
         stages=MappingProxyType(stages),
         sha256=hashlib.sha256(data).hexdigest(),
         secrets_allow=tuple(allow),
+        artifacts=MappingProxyType(parser.cards),
     )
     build_dag(spec)
     return spec

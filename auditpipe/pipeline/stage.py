@@ -7,11 +7,15 @@ Owns what one stage is once parsed (and the definition its key is made from);
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from auditpipe.pipeline.outs import DEFAULT, OutOptions
+
+if TYPE_CHECKING:
+    from auditpipe.pipeline.artifacts import ModelCard
 
 
 @dataclass(frozen=True)
@@ -78,3 +82,5 @@ class PipelineSpec:
     stages: Mapping[str, StageSpec]
     sha256: str
     secrets_allow: tuple[str, ...] = ()
+    artifacts: Mapping[str, ModelCard] = field(default_factory=lambda: MappingProxyType({}))
+    """Model cards (``artifacts:``, pipeline/artifacts.py)."""

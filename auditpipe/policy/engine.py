@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditpipe.approvals.assess import ApprovalContext, judge_rule
 from auditpipe.lock.witness import Witnesses
 from auditpipe.pipeline.diff import flatten
 from auditpipe.policy.facts import build_facts
@@ -55,6 +56,7 @@ def decide(
     baseline: Lineage | None = None,
     base_ref: str | None = None,
     witnesses: Witnesses | None = None,
+    approvals: ApprovalContext | None = None,
 ) -> Decision:
     policy = loaded.policy
     facts = build_facts(lineage)
@@ -74,6 +76,10 @@ def decide(
     for index, rule in enumerate(policy.rules):
         if rule.witnessed is not None:
             results.append(_witnessed(rule, lineage, witnesses))
+            continue
+        if rule.approvals is not None:  # separation of duties: auditpipe/approvals/assess.py
+            passed, detail = judge_rule(approvals, lineage, rule.approvals)
+            results.append(RuleResult(rule.title, passed, detail))
             continue
         results.append(_evaluate(rule, index, loaded, lineage, facts, tree, baseline, base_ref))
     return Decision(lineage.artifact, lineage.sha256, policy.name, results)

@@ -13,8 +13,10 @@ import hashlib
 import os
 from pathlib import Path
 
+from auditpipe.approvals.assess import approval_context
 from auditpipe.errors import ConfigError
 from auditpipe.ledger.ledger import Ledger
+from auditpipe.pipeline.artifacts import card_for, project_cards
 from auditpipe.policy.engine import Decision, decide
 from auditpipe.policy.load import LoadedPolicy
 from auditpipe.policy.scope import default_artifacts
@@ -67,10 +69,11 @@ def judge(
     if any(rule.witnessed for rule in loaded.policy.rules):
         from auditpipe.lock.files import read_lock
         from auditpipe.lock.witness import witnesses
-        from auditpipe.signing.keys import TRUSTED_KEYS_DIR, TrustedKeys
 
-        keys = TrustedKeys(workspace.root / TRUSTED_KEYS_DIR).load()
-        seen = witnesses(ledger, read_lock(workspace), keys)
+        # Witness keys come from the trust source (policies/keys/ or people-keys/).
+        seen = witnesses(ledger, read_lock(workspace), trust.approval_keys())
+    wants_approvals = any(r.approvals for r in loaded.policy.rules)
+    spec = project_cards(workspace.root) if wants_approvals else None
     judged = []
     for path in paths:
         rel, digest = artifact_digest(workspace, path)
@@ -82,7 +85,20 @@ def judge(
                 baseline = walk(
                     ledger, verifier, rel, base_digest, root=workspace.root, check_sources=False
                 )
-        decision = decide(loaded, lineage, tree, baseline=baseline, base_ref=base, witnesses=seen)
+        approvals = (
+            approval_context(ledger, trust, loaded.sha256, card_for(spec, rel))
+            if wants_approvals
+            else None
+        )
+        decision = decide(
+            loaded,
+            lineage,
+            tree,
+            baseline=baseline,
+            base_ref=base,
+            witnesses=seen,
+            approvals=approvals,
+        )
         judged.append((lineage, decision))
     return judged
 

@@ -26,6 +26,7 @@
 
 A rule with nothing to check (no gates, no runs, no metric, no baseline) never
 passes silently: ``on_missing`` (per rule, in its body) decides, ``deny`` by default.
+      - approvals: {validator: 1, approver: 1, valid_for: 90d}   # see approvals_rule.py
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from auditpipe.policy.approvals_rule import ApprovalsRule
 
 BUILTIN_RULES = ("gates_passed", "no_dirty_code", "trusted_signers", "not_stale")
 
@@ -106,6 +109,7 @@ class Rule(Strict):
     reproduced: ReproducedRule | None = None
     on_missing: OnMissing = "deny"
     """What a rule with nothing to check decides: deny unless the policy says allow."""
+    approvals: ApprovalsRule | None = None
     line: int = 0
 
     @property
@@ -126,6 +130,8 @@ class Rule(Strict):
             return f"witnessed by {self.witnessed.min} of {len(self.witnessed.by)} witness(es)"
         if self.reproduced:
             return f"reproduced: {', '.join(self.reproduced.stages)}"
+        if self.approvals:
+            return self.approvals.title
         return self.kind
 
 

@@ -96,6 +96,8 @@ class SignerView:
     """``policies/keys/<keyid>.pem`` for a local key, else ""."""
     tlog: str = ""
     """The transparency-log entry of a keyless signature (index, time, log id)."""
+    person: str = ""
+    """The person in ``policies/people.yaml`` this signer belongs to, or ""."""
 
 
 @dataclass(frozen=True)
