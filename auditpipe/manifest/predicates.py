@@ -21,6 +21,7 @@ PROMOTION_V1 = "https://auditpipe.dev/promotion/v1"
 CHECKPOINT_V1 = "https://auditpipe.dev/checkpoint/v1"
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
+UUID_TEXT = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 # Param names that look like credentials are refused outright: a signed,
 # append-only ledger is the worst possible place to leak a secret.
@@ -132,6 +133,9 @@ class StageRun(WireModel):
     finished_at: str
     exit_code: int | None = None
     runner: Runner
+    openlineage_run_id: str | None = Field(default=None, pattern=UUID_TEXT)
+    """The OpenLineage run id (UUID v7) made when the stage started; lineage
+    events sent live and exported later carry this same id."""
 
     @field_validator("params")
     @classmethod
