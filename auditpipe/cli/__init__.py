@@ -14,6 +14,7 @@ from cyclopts import CycloptsError
 from rich.markup import escape
 
 from auditpipe.cli import (  # noqa: F401  (registers commands)
+    export_cmds,
     fingerprint_cmd,
     gate_cmds,
     ledger_cmds,

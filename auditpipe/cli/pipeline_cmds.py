@@ -133,6 +133,7 @@ def run(
     remote
         The git remote --push sends to.
     """
+    from auditpipe.cli.export_cmds import live_lineage
     from auditpipe.pipeline.executor import Executor
     from auditpipe.pipeline.recording import PipelineRecorder
     from auditpipe.signing.factory import signer_for
@@ -154,6 +155,7 @@ def run(
             signing,  # type: ignore[arg-type]
             state_dir=workspace.state_dir,
         )
+        lineage = None if dry_run else live_lineage(workspace, ledger)
         executor = Executor(
             dag,
             dict(spec.stages),
@@ -165,12 +167,15 @@ def run(
             force=force,
             keep_going=keep_going,
             dry_run=dry_run,
+            lineage=lineage,
         )
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
             results = executor.run(order)
         finally:
             signal.signal(signal.SIGTERM, previous)
+            if lineage is not None:
+                lineage.close()
     _summary(results)
     if all(r.outcome == "skipped" for r in results):
         err.print("every stage is up to date")

@@ -72,6 +72,7 @@ def stage_run_statement(
     stage_key: str | None = None,
     logs: Logs | None = None,
     validations: Sequence[Validation] = (),
+    openlineage_run_id: str | None = None,
 ) -> SignedStatement:
     """The canonical stage-run statement; shared by ``run`` and ``record_stage``.
 
@@ -105,6 +106,7 @@ def stage_run_statement(
             finished_at=finished_at,
             exit_code=exit_code,
             runner=facts.runner(),
+            openlineage_run_id=openlineage_run_id,
         )
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -159,6 +161,7 @@ class PipelineRecorder:
                 stderr=Digest(sha256=hashlib.sha256(execution.stderr).hexdigest()),
             ),
             validations=execution.validations,
+            openlineage_run_id=execution.lineage_run_id,
         )
         entry_id = sign_and_append(self.ledger, self.signer, statement)
         self._keep_logs(entry_id, execution)
