@@ -151,7 +151,7 @@ class LiveLineage:
                 stage_key=assessment.key,
                 commit=code_state(self.ledger.workspace, code).commit,
                 inputs=tuple(material(fp) for _p, fp in sorted(assessment.deps.items())),
-                outputs=tuple(stage.all_outputs),
+                outputs=tuple(sorted(stage.all_outputs)),
                 started_at=now_rfc3339(),
             )
             self._starts[run_id] = start

@@ -76,7 +76,7 @@ class StageStart:
             stage_key=run.stage_key,
             commit=run.code.commit,
             inputs=tuple(run.materials),
-            outputs=tuple(p.name for p in run.products),
+            outputs=tuple(sorted(p.name for p in run.products)),
             started_at=run.started_at,
         )
 
@@ -89,7 +89,7 @@ def start_event(ctx: EventContext, start: StageStart, at: str | None = None) -> 
         ctx,
         start,
         _run_facets(start),
-        [_dataset(ctx, name) for name in start.outputs],
+        [{**_dataset(ctx, name), "facets": {}, "outputFacets": {}} for name in start.outputs],
     )
 
 
