@@ -134,3 +134,23 @@ def test_sigterm_sends_abort_for_the_running_stage(
     assert events[1]["run"]["runId"] == events[0]["run"]["runId"]
     validate_event(events[1])
     assert json.loads(run_auditpipe(pipeline.root, "log", "--json").out) == []
+
+
+def test_a_run_refused_for_a_secret_param_is_aborted_and_the_secret_never_sent(
+    pipeline: Project, endpoint: LineageEndpoint
+) -> None:
+    pipeline.gen(
+        {
+            "params.yaml": "one:\n  api_key: sk-live-123\n  lr: 0.1\n",
+            "auditpipe.yaml": PIPELINE.replace("stages:", "params: params.yaml\nstages:").replace(
+                "    deps: [steps/one.py]", "    deps: [steps/one.py]\n    params: [one]"
+            ),
+        }
+    )
+    result = run_auditpipe(pipeline.root, "run", env={"OPENLINEAGE_URL": endpoint.url})
+    assert result.code == 2, result.err
+    assert "looks like a secret" in result.err
+    events = endpoint.wait_for(2, timeout=5)
+    assert [e["eventType"] for e in events] == ["START", "ABORT"]
+    assert "sk-live-123" not in json.dumps(events)
+    assert events[0]["run"]["facets"]["auditpipe"]["params"] == {"one": {"api_key": "***", "lr": 0.1}}

@@ -173,11 +173,18 @@ class LiveLineage:
             self.channel.put(abort_event(self.ctx, start, now_rfc3339()))
 
     def close(self) -> None:
+        """End every run still open (its record failed) with ABORT, then flush."""
+        for run_id in list(self._starts):
+            self.aborted(run_id)
         self.channel.close()
 
 
 def _client(timeout: float) -> Any:
     from openlineage.client import OpenLineageClient
+
+    named = os.environ.get("OPENLINEAGE_CONFIG")
+    if named and not Path(named).is_file():
+        raise FileNotFoundError(f"OPENLINEAGE_CONFIG names {named}, which is not a file")
 
     if not os.environ.get("OPENLINEAGE_CLIENT_LOGGING"):
         # The client logs each failure; we warn once ourselves.
