@@ -25,9 +25,7 @@ def _registry() -> Registry:
         "schemas", "AuditpipeRunFacet.json"
     )
     docs.append(json.loads(ours.read_text(encoding="utf-8")))
-    return Registry().with_resources(
-        (doc["$id"], Resource.from_contents(doc)) for doc in docs
-    )
+    return Registry().with_resources((doc["$id"], Resource.from_contents(doc)) for doc in docs)
 
 
 REGISTRY = _registry()

@@ -92,8 +92,12 @@ def test_example_pipeline_posts_valid_start_complete_pairs_and_backfill_reproduc
     assert len(events) == 8
     for event in events:
         validate_event(event)
-    assert by_run(events) and all(kinds == ["START", "COMPLETE"] for kinds in by_run(events).values())
-    assert sorted(e["job"]["name"] for e in events if e["eventType"] == "COMPLETE") == sorted(STAGES)
+    assert by_run(events) and all(
+        kinds == ["START", "COMPLETE"] for kinds in by_run(events).values()
+    )
+    assert sorted(e["job"]["name"] for e in events if e["eventType"] == "COMPLETE") == sorted(
+        STAGES
+    )
     # Job namespace from the repository, without the credentials in its remote URL.
     assert {e["job"]["namespace"] for e in events} == {"git.example.com/ml/wine"}
     assert "s3cret" not in json.dumps(events)
@@ -106,7 +110,9 @@ def test_example_pipeline_posts_valid_start_complete_pairs_and_backfill_reproduc
         facet = event["run"]["facets"]["auditpipe"]
         assert runs[facet["entryId"]]["openlineageRunId"] == event["run"]["runId"]
         assert facet["status"] == "succeeded"
-        assert facet["entryPath"] == f"entries/{facet['entryId'][:2]}/{facet['entryId']}.sigstore.json"
+        assert (
+            facet["entryPath"] == f"entries/{facet['entryId'][:2]}/{facet['entryId']}.sigstore.json"
+        )
 
     # Datasets by the naming spec: local files are namespace "file" + absolute path.
     train = next(e for e in completes if e["job"]["name"] == "train")
@@ -120,9 +126,10 @@ def test_example_pipeline_posts_valid_start_complete_pairs_and_backfill_reproduc
     train_out = next(o for o in prepare["outputs"] if o["name"].endswith("train.parquet"))
     gate = train_out["facets"]["dataQualityAssertions"]["assertions"][0]
     assert gate == {**gate, "assertion": "great_expectations_suite", "success": True}
-    assert train["job"]["facets"]["sourceCodeLocation"]["version"] == git(
-        wine, "rev-parse", "HEAD"
-    ).strip()
+    assert (
+        train["job"]["facets"]["sourceCodeLocation"]["version"]
+        == git(wine, "rev-parse", "HEAD").strip()
+    )
 
     out = tmp_path / "lineage.jsonl"
     export = run_auditpipe(wine, "export", "openlineage", "-o", str(out))
@@ -131,9 +138,7 @@ def test_example_pipeline_posts_valid_start_complete_pairs_and_backfill_reproduc
     for event in exported:
         validate_event(event)
     key = lambda e: (e["run"]["runId"], e["eventType"])  # noqa: E731
-    assert sorted(map(as_exported, exported), key=key) == sorted(
-        map(as_exported, events), key=key
-    )
+    assert sorted(map(as_exported, exported), key=key) == sorted(map(as_exported, events), key=key)
 
 
 def test_a_failed_gate_posts_fail_with_the_failed_assertions(

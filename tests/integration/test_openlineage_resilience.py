@@ -30,8 +30,15 @@ stages:
     deps: [steps/two.py, out/one.txt]
     outs: [out/two.txt]
 """
-ONE = "import pathlib; pathlib.Path('out').mkdir(exist_ok=True); pathlib.Path('out/one.txt').write_text('1')\n"
-TWO = "import pathlib; pathlib.Path('out/two.txt').write_text(pathlib.Path('out/one.txt').read_text() * 2)\n"
+ONE = """\
+import pathlib
+pathlib.Path('out').mkdir(exist_ok=True)
+pathlib.Path('out/one.txt').write_text('1')
+"""
+TWO = """\
+import pathlib
+pathlib.Path('out/two.txt').write_text(pathlib.Path('out/one.txt').read_text() * 2)
+"""
 TIMEOUT = 1.0
 
 
@@ -153,4 +160,6 @@ def test_a_run_refused_for_a_secret_param_is_aborted_and_the_secret_never_sent(
     events = endpoint.wait_for(2, timeout=5)
     assert [e["eventType"] for e in events] == ["START", "ABORT"]
     assert "sk-live-123" not in json.dumps(events)
-    assert events[0]["run"]["facets"]["auditpipe"]["params"] == {"one": {"api_key": "***", "lr": 0.1}}
+    assert events[0]["run"]["facets"]["auditpipe"]["params"] == {
+        "one": {"api_key": "***", "lr": 0.1}
+    }

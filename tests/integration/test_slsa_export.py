@@ -37,8 +37,16 @@ stages:
     deps: [steps/fit.py, out/clean.csv]
     outs: [out/model.bin]
 """
-CLEAN = "import pathlib; pathlib.Path('out').mkdir(exist_ok=True); pathlib.Path('out/clean.csv').write_text(open('data/raw.csv').read().upper())\n"
-FIT = "import pathlib, hashlib; pathlib.Path('out/model.bin').write_bytes(hashlib.sha256(open('out/clean.csv','rb').read()).digest())\n"
+CLEAN = """\
+import pathlib
+pathlib.Path('out').mkdir(exist_ok=True)
+pathlib.Path('out/clean.csv').write_text(open('data/raw.csv').read().upper())
+"""
+FIT = """\
+import hashlib, pathlib
+digest = hashlib.sha256(open('out/clean.csv', 'rb').read()).digest()
+pathlib.Path('out/model.bin').write_bytes(digest)
+"""
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:
@@ -121,7 +129,11 @@ def test_export_slsa_writes_signed_provenance_for_the_whole_lineage(
     deps = {rd.name: rd.digest["sha256"] for rd in definition.resolved_dependencies if rd.name}
     assert deps["data/raw.csv"] == sha256(pipeline.root / "data/raw.csv")
     assert deps["steps/fit.py"] == sha256(pipeline.root / "steps/fit.py")
-    commits = [rd.digest["gitCommit"] for rd in definition.resolved_dependencies if "gitCommit" in rd.digest]
+    commits = [
+        rd.digest["gitCommit"]
+        for rd in definition.resolved_dependencies
+        if "gitCommit" in rd.digest
+    ]
     assert commits == [pipeline.git("rev-parse", "HEAD").strip()]
     assert details.builder.id == "https://auditpipe.dev/builders/local-runner/v1"
     assert {rd.digest["sha256"] for rd in details.byproducts} == entry_ids(pipeline.root)
@@ -129,7 +141,9 @@ def test_export_slsa_writes_signed_provenance_for_the_whole_lineage(
 
 def test_unsigned_writes_the_statement_itself(pipeline: Project, tmp_path: Path) -> None:
     signed, unsigned = tmp_path / "s.json", tmp_path / "u.json"
-    assert run_auditpipe(pipeline.root, "export", "slsa", "out/model.bin", "-o", str(signed)).code == 0
+    assert (
+        run_auditpipe(pipeline.root, "export", "slsa", "out/model.bin", "-o", str(signed)).code == 0
+    )
     result = run_auditpipe(
         pipeline.root, "export", "slsa", "out/model.bin", "--unsigned", "-o", str(unsigned)
     )
@@ -171,5 +185,7 @@ def test_bad_input_is_a_clear_error(pipeline: Project, tmp_path: Path) -> None:
         pipeline.root, "export", "slsa", "out/model.bin", "--unsigned", "--keyless", "-o", "x"
     )
     assert both.code == 2 and "Traceback" not in both.err
-    since = run_auditpipe(pipeline.root, "export", "openlineage", "--since", "last tuesday", "-o", "x")
+    since = run_auditpipe(
+        pipeline.root, "export", "openlineage", "--since", "last tuesday", "-o", "x"
+    )
     assert since.code == 2 and "ISO 8601" in since.err

@@ -55,13 +55,21 @@ def test_datasets_follow_the_openlineage_naming_spec(name: str, expected: tuple[
 @pytest.mark.parametrize(
     ("remote", "url", "namespace"),
     [
-        ("git@github.com:acme/models.git", "https://github.com/acme/models.git", "github.com/acme/models"),
+        (
+            "git@github.com:acme/models.git",
+            "https://github.com/acme/models.git",
+            "github.com/acme/models",
+        ),
         (
             "https://user:ghp_secret@github.com/acme/models.git",
             "https://github.com/acme/models.git",
             "github.com/acme/models",
         ),
-        ("ssh://git@gitlab.example:2222/ml/x", "https://gitlab.example:2222/ml/x", "gitlab.example:2222/ml/x"),
+        (
+            "ssh://git@gitlab.example:2222/ml/x",
+            "https://gitlab.example:2222/ml/x",
+            "gitlab.example:2222/ml/x",
+        ),
     ],
 )
 def test_job_namespace_and_repository_url_come_from_origin_without_credentials(
@@ -92,7 +100,9 @@ def test_secret_values_are_screened_from_params_and_commands() -> None:
         "AWS_SECRET_ACCESS_KEY=abc python train.py --token xyz --lr 0.1 --password='a b'",
     )
     assert params == {"train": {"lr": 0.1, "api_key": "***", "db": {"password": "***"}}, "seed": 7}
-    assert command == "AWS_SECRET_ACCESS_KEY=*** python train.py --token *** --lr 0.1 --password=***"
+    assert (
+        command == "AWS_SECRET_ACCESS_KEY=*** python train.py --token *** --lr 0.1 --password=***"
+    )
     assert screen({}, None) == ({}, None)
 
 
@@ -101,7 +111,10 @@ def test_column_statistics_are_opt_in_and_numeric_only() -> None:
         "rows": 3,
         "columns": 2,
         "schema": [{"name": "x", "type": "double", "nullable": True}],
-        "columnStats": {"x": {"nullCount": 1, "min": 0.5, "max": 2.0}, "s": {"min": "a", "max": "z"}},
+        "columnStats": {
+            "x": {"nullCount": 1, "min": 0.5, "max": 2.0},
+            "s": {"min": "a", "max": "z"},
+        },
     }
     material = Material(name="t.parquet", digest=Digest(sha256="a" * 64), size=10, table=table)
     off = facets.input_facets(material, column_stats=False)["dataQualityMetrics"]

@@ -80,7 +80,9 @@ def test_runs_all_signed_by_one_ci_workflow_name_it_as_the_builder() -> None:
         (SignerIdentity(kind="key", keyid="k" * 64), SignerIdentity(kind="key", keyid="k" * 64)),
         (
             _ci(),
-            SignerIdentity(kind="sigstore", identity=WORKFLOW.replace("main", "dev"), issuer=ISSUER),
+            SignerIdentity(
+                kind="sigstore", identity=WORKFLOW.replace("main", "dev"), issuer=ISSUER
+            ),
         ),
     ],
     ids=["mixed", "local-key", "two-workflows"],
