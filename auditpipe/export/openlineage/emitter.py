@@ -14,9 +14,10 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from auditpipe.export.openlineage.events import (
     EventContext,
@@ -39,7 +40,13 @@ TIMEOUT_ENV = "AUDITPIPE_OPENLINEAGE_TIMEOUT"
 COLUMN_STATS_ENV = "AUDITPIPE_OPENLINEAGE_COLUMN_STATS"
 DEFAULT_TIMEOUT = 3.0
 Warn = Callable[[str], None]
-Send = Callable[[dict[str, Any]], None]
+
+
+class Sender(Protocol):
+    """Sends one event; ``prepare`` does the slow set-up (importing the client)."""
+
+    def prepare(self) -> None: ...
+    def __call__(self, event: dict[str, Any]) -> None: ...
 
 
 def configured(cwd: Path | None = None) -> bool:
@@ -72,29 +79,35 @@ def live_lineage(workspace: Workspace, ledger: Ledger, warn: Warn) -> LiveLineag
     except Exception as exc:  # lineage never fails a run
         warn(f"OpenLineage is configured but lineage cannot be described: {_short(exc)}")
         return None
-    return LiveLineage(ctx, ledger, EventChannel(client_sender(timeout), warn, timeout))
+    return LiveLineage(ctx, ledger, EventChannel(ClientSender(timeout), warn, timeout))
 
 
-def client_sender(timeout: float) -> Send:
-    """A ``send`` that emits through ``OpenLineageClient()``, built on first use."""
-    holder: list[Any] = []
+class ClientSender:
+    """Emits through ``OpenLineageClient()``, built (and imported) by ``prepare``."""
 
-    def send(document: dict[str, Any]) -> None:
-        if not holder:
-            holder.append(_client(timeout))
-        holder[0].emit(_client_event(document))
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.client: Any = None
 
-    return send
+    def prepare(self) -> None:
+        self.client = _client(self.timeout)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.client is None:
+            self.prepare()
+        self.client.emit(_client_event(event))
 
 
 class EventChannel:
     """Sends events in order on a daemon thread; ``put`` never blocks or raises."""
 
-    def __init__(self, send: Send, warn: Warn, timeout: float) -> None:
+    def __init__(self, send: Sender, warn: Warn, timeout: float) -> None:
         self._send, self._warn, self._timeout = send, warn, timeout
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._failed = False
         self._dropped = 0
+        self._busy_since: float | None = None
+        self._once = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="openlineage", daemon=True)
         self._thread.start()
 
@@ -105,31 +118,52 @@ class EventChannel:
         self._warn(message)
 
     def close(self) -> None:
-        """Wait at most ``timeout`` seconds for the events still queued."""
+        """Wait at most ``timeout`` seconds for the events still queued, and not at
+        all for a request that has already had its ``timeout``."""
         self._queue.put(None)
-        self._thread.join(self._timeout)
-        if self._thread.is_alive() and not self._failed:
-            self._failed = True
-            self._warn(
+        deadline = time.monotonic() + self._timeout
+        while self._thread.is_alive():
+            busy = self._busy_since
+            limit = deadline if busy is None else min(deadline, busy + self._timeout)
+            remaining = limit - time.monotonic()
+            if remaining <= 0:
+                break
+            self._thread.join(min(remaining, 0.05))
+        if self._thread.is_alive():
+            self._give_up(
                 f"the OpenLineage backend did not answer within {self._timeout:g}s; "
                 "events still queued were not sent (`auditpipe export openlineage` "
                 "can send them later)"
             )
 
+    def _give_up(self, message: str) -> None:
+        """Stop sending and warn, once, whoever notices first."""
+        with self._once:
+            if self._failed:
+                return
+            self._failed = True
+        self._warn(message)
+
     def _loop(self) -> None:
+        try:
+            self._send.prepare()
+        except Exception as exc:  # e.g. an unreadable openlineage.yml
+            self._give_up(f"cannot set up the OpenLineage client: {_short(exc)}")
         while (event := self._queue.get()) is not None:
             if self._failed:
                 self._dropped += 1
                 continue
+            self._busy_since = time.monotonic()
             try:
                 self._send(event)
             except Exception as exc:  # any backend problem: warn once, keep the run going
-                self._failed = True
-                self._warn(
+                self._give_up(
                     f"could not send lineage to the OpenLineage backend ({_short(exc)}); "
                     "no more events are sent this run, the run goes on "
                     "(`auditpipe export openlineage` can send them later)"
                 )
+            finally:
+                self._busy_since = None
 
 
 class LiveLineage:
