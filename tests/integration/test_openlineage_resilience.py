@@ -67,26 +67,31 @@ def timed_run(root: Path, env: dict[str, str]) -> tuple[Result, float]:
 
 
 @pytest.mark.parametrize("backend", ["unreachable", "black-holed"])
-def test_a_dead_backend_costs_at_most_its_timeout_and_warns_once(
+def test_a_dead_backend_neither_fails_nor_stalls_the_run_and_warns_once(
     pipeline: Project, backend: str
 ) -> None:
-    baseline, plain = timed_run(pipeline.root, {})
-    assert baseline.code == 0, baseline.err
     hole = BlackHole() if backend == "black-holed" else None
     url = hole.url if hole else closed_port_url()
+    plain, elapsed = [], []
     try:
-        result, elapsed = timed_run(pipeline.root, {"OPENLINEAGE_URL": url})
+        for _ in range(2):  # interleaved, best of two: the machine is shared
+            baseline, took = timed_run(pipeline.root, {})
+            assert baseline.code == 0, baseline.err
+            plain.append(took)
+            result, took = timed_run(pipeline.root, {"OPENLINEAGE_URL": url})
+            elapsed.append(took)
+            assert result.code == 0, result.err
+            assert "2 ran" in result.err
+            assert result.err.count("warning:") == 1, result.err
+            assert "OpenLineage backend" in result.err
     finally:
         if hole:
             hole.close()
-    assert result.code == 0, result.err
-    assert "2 ran" in result.err
-    assert result.err.count("warning:") == 1, result.err
-    assert "OpenLineage backend" in result.err
-    # Slack for the noise of two runs on a shared machine (1 s on top of the timeout).
-    assert elapsed - plain <= TIMEOUT + 1.0, (elapsed, plain)
+    # The precise bound (close() waits <= the timeout) is tested in-process in
+    # tests/unit/export/test_event_channel.py; here, no stall beyond it plus noise.
+    assert min(elapsed) - min(plain) <= TIMEOUT + 2.0, (elapsed, plain)
     log = json.loads(run_auditpipe(pipeline.root, "log", "--json").out)
-    assert len(log) == 4  # both runs of both stages were signed
+    assert len(log) == 8  # every run of every stage was signed
 
 
 def test_events_carry_the_api_key_and_no_secret_from_the_command(

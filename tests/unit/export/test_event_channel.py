@@ -6,6 +6,8 @@ import threading
 import time
 from typing import Any
 
+import pytest
+
 from auditpipe.export.openlineage.emitter import EventChannel
 
 
@@ -72,3 +74,43 @@ def test_a_failing_backend_is_warned_about_once_and_not_called_again() -> None:
     channel.close()
     assert backend.calls == 1
     assert len(warnings) == 1 and "connection refused" in warnings[0]
+
+
+def test_with_the_real_client_a_dead_endpoint_costs_at_most_the_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The official client over HTTP to a black hole and to a closed port."""
+    from auditpipe.export.openlineage.emitter import ClientSender
+    from tests.lineage_support import BlackHole, closed_port_url
+
+    for name in ("OPENLINEAGE_CONFIG", "OPENLINEAGE_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    hole = BlackHole()
+    try:
+        for url in (hole.url, closed_port_url()):
+            monkeypatch.setenv("OPENLINEAGE_URL", url)
+            warnings: list[str] = []
+            sender = ClientSender(timeout=0.5)
+            sender.prepare()  # import and configure outside the measurement
+            channel = EventChannel(sender, warnings.append, timeout=0.5)
+            for n in range(4):
+                channel.put(EVENT | {"eventTime": f"2026-01-01T00:00:0{n}Z"})
+            start = time.monotonic()
+            channel.close()
+            assert time.monotonic() - start <= 0.5 + 0.3, url
+            time.sleep(0.1)
+            assert len(warnings) == 1, (url, warnings)
+    finally:
+        hole.close()
+
+
+EVENT: dict[str, Any] = {
+    "eventType": "START",
+    "eventTime": "2026-01-01T00:00:00Z",
+    "producer": "https://auditpipe.dev/producer/test",
+    "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+    "run": {"runId": "0190a5e2-7b3c-7def-8a01-23456789abcd", "facets": {}},
+    "job": {"namespace": "test", "name": "stage", "facets": {}},
+    "inputs": [],
+    "outputs": [],
+}
