@@ -45,7 +45,10 @@ def openlineage(
     namespace: str | None = None,
     column_stats: bool = False,
 ) -> int:
-    """Write every stage run on the ledger as OpenLineage RunEvents (JSON Lines).
+    """Write the ledger's stage runs as OpenLineage RunEvents (JSON Lines).
+
+    Only runs signed by a key or identity the project trusts are written (the
+    same trust as `auditpipe verify`); others are skipped with a warning.
 
     Parameters
     ----------
@@ -58,22 +61,38 @@ def openlineage(
     column_stats
         Include per-column min/max/null counts (min and max are raw data values).
     """
+    from auditpipe.errors import VerificationFailed
     from auditpipe.export.openlineage.events import EventContext, events_of
     from auditpipe.ledger.ledger import Ledger
+    from auditpipe.policy.trust import policy_verifier
 
     cutoff = _date(since) if since else None
     lines: list[tuple[str, str, str]] = []
+    untrusted: list[str] = []
     with Ledger.open() as book:
         ctx = EventContext.of(book.workspace, namespace, column_stats)
+        verifier = policy_verifier(book.workspace, None)
         for entry in book.entries():
             run = entry.signed.stage_run()
             if run is None or (cutoff and _date(run.started_at, "the ledger") < cutoff):
+                continue
+            try:
+                verifier.verify(entry.bundle)
+            except VerificationFailed as exc:
+                untrusted.append(f"{entry.id[:12]} ({run.stage}): {exc.message}")
                 continue
             for event in events_of(ctx, entry):
                 lines.append((run.started_at, entry.id, json.dumps(event, sort_keys=True)))
     lines.sort(key=lambda item: (item[0], item[1]))  # oldest first; START before its end
     _write(output, "".join(line + "\n" for _t, _i, line in lines).encode())
     err.print(f"wrote {len(lines)} events ({len(lines) // 2} runs) to {escape(str(output))}")
+    if untrusted:
+        err.print(
+            f"[yellow]warning:[/] skipped {len(untrusted)} runs whose signature is not "
+            "trusted (they are history, not evidence):"
+        )
+        for line in untrusted:
+            err.print(f"  {escape(line)}")
     return 0
 
 

@@ -58,3 +58,20 @@ def test_backfill_of_recorded_runs_is_stable_and_valid(
 
     assert export(cli, tmp_path / "c.jsonl", "--since", "2999-01-01") == []
     assert export(cli, tmp_path / "d.jsonl", "--since", "2000-01-01T00:00:00Z") == first
+
+
+def test_runs_by_an_untrusted_key_are_not_exported(
+    project: Project, cli: Cli, tmp_path: Path
+) -> None:
+    """Attack: a run appended with a key the project does not trust must not reach
+    a catalog as fact."""
+    assert cli("record", "--stage", "prepare", "--out", "data/raw.csv").code == 0
+    assert cli("keys", "generate", "--name", "intruder").code == 0
+    forged = cli("record", "--stage", "train", "--out", "src/train.py", "--key", "intruder")
+    assert forged.code == 0, forged.err
+    out = tmp_path / "x.jsonl"
+    result = cli("export", "openlineage", "-o", str(out))
+    assert result.code == 0, result.err
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {e["job"]["name"] for e in events} == {"prepare"}
+    assert "skipped 1 runs" in result.err and forged.out.strip()[:12] in result.err
