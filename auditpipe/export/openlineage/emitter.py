@@ -105,7 +105,6 @@ class EventChannel:
         self._send, self._warn, self._timeout = send, warn, timeout
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._failed = False
-        self._dropped = 0
         self._busy_since: float | None = None
         self._once = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="openlineage", daemon=True)
@@ -151,8 +150,7 @@ class EventChannel:
             self._give_up(f"cannot set up the OpenLineage client: {_short(exc)}")
         while (event := self._queue.get()) is not None:
             if self._failed:
-                self._dropped += 1
-                continue
+                continue  # given up on this backend: the backfill sends these later
             self._busy_since = time.monotonic()
             try:
                 self._send(event)

@@ -9,7 +9,7 @@ reproduces what was sent (same run id, same facets; only a live START's
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,7 +63,6 @@ class StageStart:
     inputs: tuple[Material, ...]
     outputs: tuple[str, ...]
     started_at: str
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of_run(cls, entry_id: str, run: StageRun) -> StageStart:
