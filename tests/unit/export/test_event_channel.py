@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -83,8 +84,8 @@ def test_with_the_real_client_a_dead_endpoint_costs_at_most_the_timeout(
     from auditpipe.export.openlineage.emitter import ClientSender
     from tests.lineage_support import BlackHole, closed_port_url
 
-    for name in ("OPENLINEAGE_CONFIG", "OPENLINEAGE_DISABLED"):
-        monkeypatch.delenv(name, raising=False)
+    for name in [k for k in os.environ if k.startswith("OPENLINEAGE")]:
+        monkeypatch.delenv(name)
     hole = BlackHole()
     try:
         for url in (hole.url, closed_port_url()):
@@ -102,6 +103,9 @@ def test_with_the_real_client_a_dead_endpoint_costs_at_most_the_timeout(
             assert len(warnings) == 1, (url, warnings)
     finally:
         hole.close()
+        # The client writes its URL into OPENLINEAGE__TRANSPORT__... variables.
+        for name in [k for k in os.environ if k.startswith("OPENLINEAGE__")]:
+            del os.environ[name]
 
 
 EVENT: dict[str, Any] = {
