@@ -226,7 +226,20 @@ def _client(timeout: float) -> Any:
     transport: Any = client.transport
     if isinstance(getattr(transport, "timeout", None), int | float):
         transport.timeout = min(transport.timeout, timeout)  # bounded, whatever the config says
+    config = getattr(transport, "config", None)
+    if config is not None and getattr(config, "retry", None) is _default_retry():
+        # The client's default retries (5, with backoff) would keep one event busy
+        # for many timeouts; unless the user configured retries, try each once.
+        config.retry = {"total": 0}
     return client
+
+
+def _default_retry() -> Any:
+    try:
+        from openlineage.client.transport.http_common import DEFAULT_RETRY_CONFIG
+    except ImportError:  # an older client without it
+        return None
+    return DEFAULT_RETRY_CONFIG
 
 
 def _client_event(doc: dict[str, Any]) -> Any:
