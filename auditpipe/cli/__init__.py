@@ -16,6 +16,7 @@ from rich.markup import escape
 from auditpipe.cli import (  # noqa: F401  (registers commands)
     approve_cmd,
     cache_cmds,
+    export_cmds,
     fingerprint_cmd,
     gate_cmds,
     ledger_cmds,

@@ -169,6 +169,7 @@ def run(
         is not one (repeatable); adds to `secrets: allow:` in auditpipe.yaml.
     """
     from auditpipe.cache import open_cache
+    from auditpipe.cli.export_cmds import live_lineage
     from auditpipe.pipeline.executor import Executor
     from auditpipe.pipeline.outputs import StageOutputs
     from auditpipe.pipeline.preflight import check_secrets, secret_values
@@ -201,6 +202,7 @@ def run(
             guard=guard,
         )
         console = _Console(secret_values(spec, order, guard))
+        lineage = None if dry_run else live_lineage(workspace, ledger)
         executor = Executor(
             dag,
             dict(spec.stages),
@@ -214,6 +216,7 @@ def run(
             dry_run=dry_run,
             state_dir=workspace.state_dir,
             outputs=StageOutputs(workspace.root, ledger, open_cache(workspace)),
+            lineage=lineage,
         )
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
@@ -221,6 +224,8 @@ def run(
         finally:
             console.progress.close()
             signal.signal(signal.SIGTERM, previous)
+            if lineage is not None:
+                lineage.close()
         recorded = {
             r.stage: r.entry
             for r in results

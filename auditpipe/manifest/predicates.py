@@ -22,6 +22,7 @@ CHECKPOINT_V1 = "https://auditpipe.dev/checkpoint/v1"
 REPRODUCTION_V1 = "https://auditpipe.dev/reproduction/v1"
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
+UUID_TEXT = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 RunStatus = Literal["succeeded", "failed", "gate_failed"]
 
@@ -141,6 +142,9 @@ class StageRun(WireModel):
     runner: Runner
     cards: list[CardRef] | None = None
     """Model cards of the outputs declared under ``artifacts:`` (not in the stage key)."""
+    openlineage_run_id: str | None = Field(default=None, pattern=UUID_TEXT)
+    """The OpenLineage run id (UUID v7) made when the stage started; lineage
+    events sent live and exported later carry this same id."""
 
     # Secrets are refused before a run is built (auditpipe.secrets), not here: a
     # heuristic that changes between versions must not turn verified history invalid.

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Literal, Protocol
 
 from auditpipe.errors import Error, GateError
+from auditpipe.export.openlineage.listener import QuietListener, RunListener
 from auditpipe.manifest.predicates import Validation
 from auditpipe.pipeline.dag import Dag
 from auditpipe.pipeline.outputs import StageOutputs
@@ -94,6 +95,7 @@ class Execution:
     stderr: bytearray = field(default_factory=bytearray)
     failure: str | None = None
     validations: list[Validation] = field(default_factory=list)
+    lineage_run_id: str | None = None
 
 
 class Interrupted(Error):
@@ -120,6 +122,7 @@ class Executor:
         dry_run: bool = False,
         state_dir: os.PathLike[str] | str | None = None,
         outputs: StageOutputs | None = None,
+        lineage: RunListener | None = None,
     ) -> None:
         self.dag, self.stages, self.planner = dag, stages, planner
         # Where a gate_failed run's outputs are quarantined (None: left in place).
@@ -132,6 +135,7 @@ class Executor:
         self._lock = threading.Lock()  # ledger and stat cache are not thread-safe
         self._stop = threading.Event()
         self._children: set[subprocess.Popen[bytes]] = set()
+        self.lineage = lineage or QuietListener()
 
     def run(self, order: Sequence[str]) -> list[StageResult]:
         selected = set(order)
@@ -220,8 +224,11 @@ class Executor:
             for text in notices:
                 self.observer.notice(stage.name, text)
         self.observer.stage_started(stage.name, stage.cmd)
+        run_id = self.lineage.started(stage, assessment)
         execution = self._execute(stage)
+        execution.lineage_run_id = run_id
         if self._stop.is_set() and execution.exit_code is not None and execution.exit_code < 0:
+            self.lineage.aborted(run_id)
             return StageResult(stage.name, "not_run", reasons=("interrupted",))
         if stage.validate and execution.exit_code == 0 and execution.failure is None:
             data = ", ".join(dict.fromkeys(d for d, _suite in stage.validate))
@@ -232,6 +239,7 @@ class Executor:
                 self.observer.working(stage.name, None)
         with self._lock:
             entry = self.recorder.record(stage, assessment, execution)
+            self.lineage.recorded(run_id, entry)
         outcome = "ran" if execution.exit_code == 0 and not execution.failure else "failed"
         reasons = (execution.failure,) if execution.failure else assessment.reasons
         failed_gates = [v for v in execution.validations if not v.success]

@@ -80,6 +80,7 @@ def stage_run_statement(
     guard: SecretGuard | None = None,
     watched: Sequence[str] = (),
     cards: Sequence[CardRef] = (),
+    openlineage_run_id: str | None = None,
 ) -> SignedStatement:
     """The canonical stage-run statement; shared by ``run`` and ``record_stage``.
 
@@ -126,6 +127,7 @@ def stage_run_statement(
             exit_code=exit_code,
             runner=facts.runner(),
             cards=list(cards) or None,
+            openlineage_run_id=openlineage_run_id,
         )
     except ValidationError as exc:
         from auditpipe.manifest.statement import describe_validation
@@ -211,6 +213,7 @@ class PipelineRecorder:
                 for card in self.spec.artifacts.values()
                 if card.path in stage.all_outputs
             ],
+            openlineage_run_id=execution.lineage_run_id,
         )
         entry_id = sign_and_append(self.ledger, self.signer, statement)
         self._keep_logs(entry_id, stdout, stderr)
