@@ -9,7 +9,7 @@ from cyclopts import Parameter
 from rich.markup import escape
 
 from auditpipe.cli.app import app, err, out
-from auditpipe.errors import ConfigError
+from auditpipe.errors import ConfigError, VerificationFailed
 
 
 @app.command
@@ -76,7 +76,15 @@ def report(
         from auditpipe.anchor.pinned import trust_pins, verify_pinned
 
         trust = open_trust_root(book.workspace, trust_ref, policies=[policy] if policy else [])
-        verify_pinned(book, trust_pins(book.workspace, trust))
+        anchor_failure: VerificationFailed | None = None
+        try:
+            verify_pinned(book, trust_pins(book.workspace, trust))
+        except VerificationFailed as exc:
+            if not ledger:
+                raise  # an artifact's lineage is read through the index: nothing to report
+            # The activity report is the auditor's view of a broken ledger: write it
+            # (it lists every violation it finds itself), then fail.
+            anchor_failure = exc
         loaded = None
         if policy is not None:
             from auditpipe.policy.load import load_policy
@@ -116,6 +124,8 @@ def report(
     if html is not None:
         out.print(f"wrote {escape(str(html))}")
     out.print(trust_line(trust))
+    if anchor_failure is not None:
+        raise anchor_failure
     if not ledger and unrecorded:
         err.print(
             f"[bold red]DENY:[/] no signed run produced {escape(artifact or '')} as it is now "

@@ -143,7 +143,28 @@ class Planner:
             False,
             None,
             self._why_stale(stage, candidates, outputs, deps, params, suites),
-            tuple(entry.id for entry, _run in candidates),
+            self._restorable(stage, candidates),
+        )
+
+    def _restorable(
+        self, stage: StageSpec, candidates: list[tuple[Entry, StageRun]]
+    ) -> tuple[str, ...]:
+        """Runs whose products the cache may put back: not those whose very bytes a
+        newer run of the stage judged failing (restoring them would bring back data
+        a gate refused; re-running is the way out)."""
+        if not candidates:
+            return ()
+        from auditpipe.provenance.current import runs_of
+
+        failed = [
+            (run.finished_at, _products(run))
+            for _id, run in runs_of(self.ledger, stage.name)
+            if run.status == "gate_failed"
+        ]
+        return tuple(
+            entry.id
+            for entry, run in candidates
+            if not any(when > run.finished_at and made == _products(run) for when, made in failed)
         )
 
     def _current_failed(
@@ -286,3 +307,7 @@ def _definition_reasons(stage: StageSpec, run: StageRun) -> list[str]:
 def _show(value: Any) -> str:
     text = repr(value) if value is not None else "unset"
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _products(run: StageRun) -> dict[str, str]:
+    return {p.name: p.digest.sha256 for p in run.products}

@@ -177,14 +177,14 @@ def _evaluate(
         m = rule.metric
         value = _metric(facts, m.stage, m.name)
         if value is None:
-            return nothing(f"no metric {m.name} in a {m.stage} run on this lineage")
+            return nothing(f"no metric {m.name} in the {m.stage} run on this lineage")
         ok = (m.min is None or value >= m.min) and (m.max is None or value <= m.max)
         return RuleResult(title, ok, f"{m.stage}.{m.name} = {value:g}")
     if rule.no_regression is not None:
         r = rule.no_regression
         now = _metric(facts, r.stage, r.metric)
         if now is None:
-            return nothing(f"no metric {r.metric} in a {r.stage} run on this lineage")
+            return nothing(f"no metric {r.metric} in the {r.stage} run on this lineage")
         if baseline is None or not baseline.runs:
             where = f"at {base_ref}" if base_ref else "(no --base given)"
             return nothing(f"no baseline {where}; {r.metric} = {now:g}")

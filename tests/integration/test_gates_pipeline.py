@@ -279,7 +279,11 @@ def test_run_status_and_gate_agree_after_a_stricter_suite_is_reverted(
     write_suite(pipeline.root / "expectations/wine.json", SUITE)
     status = {r["stage"]: r for r in json.loads(cli("status", "--json").out)}
     assert status["make"]["upToDate"] is False
-    assert "re-run `make`" in " ".join(status["make"]["reasons"])
+    # The failing bytes were quarantined when the gate failed. The passing run
+    # made those same bytes, so the cache must not bring them back: make re-runs.
+    reasons = " ".join(status["make"]["reasons"])
+    assert "output data/wine.parquet missing" in reasons
+    assert "restores it" not in reasons
     denied = cli("gate", "out/summary.txt", "--policy", "policies/p.yaml")
     assert denied.code == 1
     again = cli("run")
@@ -292,9 +296,10 @@ def test_run_status_and_gate_agree_after_a_stricter_suite_is_reverted(
 def test_a_fixed_input_that_passes_again_supersedes_the_failed_gate(
     pipeline: Project, cli: Cli
 ) -> None:
-    """Found by examples/walkthrough.sh: bad rows in, gate fails, bad rows out, the
-    stage re-runs and writes the same data as before, downstream stays up to date;
-    the artifact is allowed again, since the data its lineage used passed again."""
+    """Found by examples/walkthrough.sh: bad rows in, gate fails, bad rows out; the
+    stage's passing run is restored from the cache (same key, same data as
+    before), downstream stays up to date, and the artifact is allowed again,
+    since the data its lineage used is again the data that passed."""
     assert cli("run").code == 0
     pipeline.gen({"policies/p.yaml": "version: 1\nname: p\nrules: [gates_passed]\n"})
     pipeline.gen({"params.yaml": "make:\n  bad: 2\n"})
@@ -302,6 +307,6 @@ def test_a_fixed_input_that_passes_again_supersedes_the_failed_gate(
     pipeline.gen({"params.yaml": "make:\n  bad: 0\n"})
     again = cli("run")
     assert again.code == 0, again.err
-    assert "1 ran, 1 skipped" in again.err  # make re-ran, summarize was up to date
+    assert "1 skipped, 1 restored" in again.err  # make restored, summarize up to date
     allowed = cli("gate", "out/summary.txt", "--policy", "policies/p.yaml")
     assert allowed.code == 0, allowed.out + allowed.err

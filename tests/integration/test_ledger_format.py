@@ -498,7 +498,10 @@ def test_activity_report_follows_the_statement(craft: Crafter, cli: Cli, tmp_pat
     craft.append(payload, bundle, message=lying)
     html, pdf = tmp_path / "activity.html", tmp_path / "activity.pdf"
     result = cli("report", "--ledger", "--html", str(html), "-o", str(pdf))
-    assert result.code == 0, result.err
+    # The report is written for the auditor, and the command fails: the ledger
+    # does not match what is pinned for it (the message's entry "appended twice").
+    assert result.code == 1, result.err
+    assert "does not match what is pinned" in result.err
     text = html.read_text()
     assert "crafted-stage" in text
     # "deploy" appears only where the report says the message disagrees

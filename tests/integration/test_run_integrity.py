@@ -287,6 +287,10 @@ def test_status_explains_a_removed_param_key(trained: Project, cli: Callable[...
     assert "deleted: train.epochs" in status.out
     rows = json.loads(cli("status", "--json").out)
     assert rows[0]["upToDate"] is False
+    before = cli("log", "--json").out
     run = cli("run")
-    assert run.code == 1  # the stage cannot run without its param; nothing is signed
-    assert "deleted: train.epochs" in " ".join(run.err.split())
+    # The stage cannot run without its param: bad input (exit 2), checked before
+    # any command runs (the secret check reads every param first), nothing signed.
+    assert run.code == 2
+    assert "'train.epochs' not found" in " ".join(run.err.split())
+    assert cli("log", "--json").out == before

@@ -20,6 +20,7 @@ from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
 from in_toto_attestation.v1 import statement_pb2
 from in_toto_attestation.v1.resource_descriptor import ResourceDescriptor
 from in_toto_attestation.v1.statement import Statement
+from securesystemslib.signer import SSlibKey
 
 from tests.conftest import Project, run_auditpipe
 
@@ -80,11 +81,25 @@ def entry_ids(root: Path) -> set[str]:
     return {row["id"] for row in json.loads(run_auditpipe(root, "log", "--json").out)}
 
 
+def trusted_key_file(root: Path, signature_keyid: str) -> Path:
+    """The public key committed under policies/keys/ that a DSSE signature names.
+
+    Files are named by the sha256 of the key's DER; a signature names its key by the
+    keyid securesystemslib computes for it (so in-toto tooling matches it unaided)."""
+    (path,) = [
+        pem
+        for pem in sorted((root / "policies" / "keys").glob("*.pem"))
+        if SSlibKey.from_crypto(serialization.load_pem_public_key(pem.read_bytes())).keyid
+        == signature_keyid
+    ]
+    return path
+
+
 def verified_payload(envelope: dict[str, Any], root: Path) -> bytes:
     """Verify the DSSE signature with the public key committed under policies/keys/."""
     payload = base64.b64decode(envelope["payload"])
     (signature,) = envelope["signatures"]
-    pem = root / "policies" / "keys" / f"{signature['keyid']}.pem"
+    pem = trusted_key_file(root, signature["keyid"])
     key = serialization.load_pem_public_key(pem.read_bytes())
     assert isinstance(key, ec.EllipticCurvePublicKey)
     key.verify(

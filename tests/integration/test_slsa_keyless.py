@@ -10,9 +10,11 @@ from pathlib import Path
 
 from auditpipe.signing.bundle import parse_bundle
 from auditpipe.signing.factory import verifier_for
+from auditpipe.trust.read import open_trust
 from auditpipe.workspace import Workspace
 from tests.conftest import Project, Result
 from tests.integration import test_sigstore_keyless as keyless_setup
+from tests.integration.test_slsa_export import trusted_key_file
 from tests.sigstore_fake import FakeSigstore
 
 Cli = Callable[..., Result]
@@ -34,7 +36,7 @@ def test_keyless_export_is_a_sigstore_bundle_naming_the_ci_builder(
 
     bundle = parse_bundle(out.read_bytes())
     assert bundle.is_keyless
-    signer = verifier_for(Workspace.discover(keyless.root)).verify(bundle)
+    signer = verifier_for(open_trust(Workspace.discover(keyless.root), None)).verify(bundle)
     assert signer.identity == WORKFLOW
     statement = json.loads(bundle.payload)
     assert statement["predicate"]["runDetails"]["builder"]["id"] == WORKFLOW
@@ -57,7 +59,7 @@ def test_without_keyless_the_local_key_signs_even_in_a_keyless_project(
     assert len(fake.log.leaves) == logged  # nothing published for the export
     envelope = json.loads(out.read_text())
     (signature,) = envelope["signatures"]
-    assert (keyless.root / "policies/keys" / f"{signature['keyid']}.pem").is_file()
+    assert trusted_key_file(keyless.root, signature["keyid"]).is_file()  # a committed key
     assert (
         json.loads(base64.b64decode(envelope["payload"]))["subject"][0]["name"]
         == "models/model.pkl"
