@@ -18,6 +18,7 @@ from auditpipe.errors import ConfigError
 
 if TYPE_CHECKING:
     from auditpipe.pipeline.executor import StageResult
+    from auditpipe.pipeline.executors.interface import CommandExecutor
 
 
 def _load() -> tuple[Any, Any, Any]:
@@ -100,6 +101,19 @@ def _summary(results: list[StageResult]) -> None:
     err.print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v))
 
 
+def _commands(kind: str, address: str | None) -> CommandExecutor:
+    """The command executor ``kind`` (``ray`` imports Ray and connects here)."""
+    if kind == "ray":
+        from auditpipe.pipeline.executors.ray import RayExecutor
+
+        cluster = RayExecutor(address)
+        cluster.connect()
+        return cluster
+    from auditpipe.pipeline.executors.local import LocalExecutor
+
+    return LocalExecutor()
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -119,6 +133,8 @@ def run(
     identity_token: str | None = None,
     push: bool = False,
     remote: str = "origin",
+    executor: Literal["local", "ray"] | None = None,
+    address: str | None = None,
 ) -> int:
     """Run the stages that are not up to date; sign every run into the ledger.
 
@@ -148,6 +164,11 @@ def run(
         Afterwards, push the ledger to the remote (failed runs are evidence too).
     remote
         The git remote --push sends to.
+    executor
+        Where commands run: local (subprocesses) or ray (tasks on a Ray cluster);
+        default: `executor:` in auditpipe.yaml, else local.
+    address
+        The Ray cluster to use (default: $RAY_ADDRESS, else a new local Ray instance).
     """
     from auditpipe.pipeline.executor import Executor
     from auditpipe.pipeline.recording import PipelineRecorder
@@ -171,7 +192,8 @@ def run(
             state_dir=workspace.state_dir,
         )
         console = _Console()
-        executor = Executor(
+        commands = _commands(executor or spec.executor or "local", address)
+        runner = Executor(
             dag,
             dict(spec.stages),
             planner,
@@ -183,11 +205,13 @@ def run(
             keep_going=keep_going,
             dry_run=dry_run,
             state_dir=workspace.state_dir,
+            commands=commands,
         )
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
-            results = executor.run(order)
+            results = runner.run(order)
         finally:
+            commands.close()
             console.progress.close()
             signal.signal(signal.SIGTERM, previous)
     _summary(results)

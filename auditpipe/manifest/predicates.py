@@ -112,6 +112,25 @@ class Logs(WireModel):
     stderr: Digest | None = None
 
 
+class WorkerEnvironment(WireModel):
+    """The environment a remote worker saw (as it reported it; the driver's is ``environment``)."""
+
+    python: str
+    platform: str
+    packages_digest: str = Field(pattern=SHA256_HEX)
+    runtime_env: str | None = None
+
+
+class ExecutorInfo(WireModel):
+    """Where the command ran, when not as a local subprocess of the signer."""
+
+    kind: str = Field(min_length=1)
+    node_id: str | None = None
+    address: str | None = None
+    version: str | None = None
+    worker: WorkerEnvironment | None = None
+
+
 class StageRun(WireModel):
     """Predicate of ``https://auditpipe.dev/stage-run/v1``: one executed stage."""
 
@@ -132,6 +151,7 @@ class StageRun(WireModel):
     finished_at: str
     exit_code: int | None = None
     runner: Runner
+    executor: ExecutorInfo | None = None
 
     @field_validator("params")
     @classmethod

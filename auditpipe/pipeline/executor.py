@@ -15,19 +15,18 @@ recorded.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal, Protocol
+from typing import Literal, Protocol
 
 from auditpipe.errors import Error, GateError
 from auditpipe.manifest.predicates import Validation
 from auditpipe.pipeline.dag import Dag
+from auditpipe.pipeline.executors.interface import CommandExecutor, Placement
 from auditpipe.pipeline.planner import Assessment, Planner
 from auditpipe.pipeline.spec import StageSpec
 
@@ -90,6 +89,7 @@ class Execution:
     stderr: bytearray = field(default_factory=bytearray)
     failure: str | None = None
     validations: list[Validation] = field(default_factory=list)
+    placement: Placement | None = None  # where it ran, when not simply here
 
 
 class Interrupted(Error):
@@ -115,6 +115,7 @@ class Executor:
         keep_going: bool = False,
         dry_run: bool = False,
         state_dir: os.PathLike[str] | str | None = None,
+        commands: CommandExecutor | None = None,
     ) -> None:
         self.dag, self.stages, self.planner = dag, stages, planner
         # Where a gate_failed run's outputs are quarantined (None: left in place).
@@ -125,7 +126,11 @@ class Executor:
         self.force, self.keep_going, self.dry_run = force, keep_going, dry_run
         self._lock = threading.Lock()  # ledger and stat cache are not thread-safe
         self._stop = threading.Event()
-        self._children: set[subprocess.Popen[bytes]] = set()
+        if commands is None:
+            from auditpipe.pipeline.executors.local import LocalExecutor
+
+            commands = LocalExecutor()
+        self.commands: CommandExecutor = commands
 
     def run(self, order: Sequence[str]) -> list[StageResult]:
         selected = set(order)
@@ -165,7 +170,7 @@ class Executor:
                             self._stop.set()
             except KeyboardInterrupt:
                 self._stop.set()
-                self._kill_children()
+                self.commands.stop()
                 for future in running:
                     future.cancel()
                 wait(list(running))
@@ -244,51 +249,42 @@ class Executor:
         return (f"quarantined {', '.join(moved)} in {shown}/",)
 
     def _execute(self, stage: StageSpec) -> Execution:
+        """Run the stage's command through the command executor (local or a cluster)."""
+        from auditpipe.pipeline.executors import CommandJob
         from auditpipe.pipeline.facts import now_rfc3339
 
         execution = Execution(started_at=now_rfc3339())
         env = {k: os.environ[k] for k in (*BASE_ENV, *stage.env) if k in os.environ}
         env["AUDITPIPE_STAGE"] = stage.name
-        try:
-            proc = subprocess.Popen(
-                stage.cmd,
-                shell=True,
-                cwd=os.path.join(self.root, stage.wdir),
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            execution.failure = f"could not start command: {exc}"
-            execution.finished_at = now_rfc3339()
-            return execution
-        with self._lock:
-            self._children.add(proc)
-        readers = [
-            threading.Thread(
-                target=self._pump, args=(stage.name, "stdout", proc.stdout, execution.stdout)
-            ),
-            threading.Thread(
-                target=self._pump, args=(stage.name, "stderr", proc.stderr, execution.stderr)
-            ),
-        ]
-        for reader in readers:
-            reader.start()
-        execution.exit_code = proc.wait()
-        for reader in readers:
-            reader.join()
-        with self._lock:
-            self._children.discard(proc)
+        job = CommandJob(
+            stage=stage.name,
+            cmd=stage.cmd,
+            cwd=os.path.join(self.root, stage.wdir),
+            env=env,
+            resources=stage.resources,
+            retries=stage.retries,
+        )
+
+        def output(stream: str, raw: bytes) -> None:
+            (execution.stdout if stream == "stdout" else execution.stderr).extend(raw)
+            self.observer.output(stage.name, stream, raw.decode("utf-8", "replace").rstrip("\n"))
+
+        outcome = self.commands.launch(job, output)
+        execution.exit_code, execution.placement = outcome.exit_code, outcome.placement
         execution.finished_at = now_rfc3339()
-        if execution.exit_code != 0:
+        if outcome.failure is not None:
+            execution.failure = outcome.failure
+        elif execution.exit_code != 0:
             execution.failure = f"command exited with {execution.exit_code}"
         else:
             missing = [
                 o for o in stage.all_outputs if not os.path.lexists(os.path.join(self.root, o))
             ]
             if missing:
-                execution.failure = f"command succeeded but did not write {', '.join(missing)}"
+                execution.failure = (
+                    f"command succeeded but did not write {', '.join(missing)}"
+                    + self.commands.missing_hint
+                )
         return execution
 
     def _validate(self, stage: StageSpec, execution: Execution) -> None:
@@ -300,29 +296,6 @@ class Executor:
             execution.validations = run_stage_gates(self.root, stage.validate)
         except GateError as exc:
             execution.failure = f"validation could not run: {exc.diagnostics()}"
-
-    def _pump(self, stage: str, stream: str, pipe: IO[bytes] | None, sink: bytearray) -> None:
-        if pipe is None:
-            return
-        for raw in iter(pipe.readline, b""):
-            sink.extend(raw)
-            self.observer.output(stage, stream, raw.decode("utf-8", "replace").rstrip("\n"))
-        pipe.close()
-
-    def _kill_children(self) -> None:
-        with self._lock:
-            children = list(self._children)
-        for proc in children:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-        deadline = time.monotonic() + 5
-        for proc in children:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _blocks(result: StageResult) -> bool:

@@ -16,6 +16,7 @@ from auditpipe.fingerprint import Fingerprint
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.predicates import (
     Digest,
+    ExecutorInfo,
     Logs,
     PipelineRef,
     RunStatus,
@@ -25,6 +26,7 @@ from auditpipe.manifest.predicates import (
 from auditpipe.manifest.statement import SignedStatement, Subject, build_statement
 from auditpipe.pipeline import facts
 from auditpipe.pipeline.executor import Execution
+from auditpipe.pipeline.executors.interface import Placement
 from auditpipe.pipeline.planner import Assessment, Planner
 from auditpipe.pipeline.recorder import CODE_SUFFIXES, material, producer_of, sign_and_append
 from auditpipe.pipeline.spec import PipelineSpec, StageSpec
@@ -72,6 +74,7 @@ def stage_run_statement(
     stage_key: str | None = None,
     logs: Logs | None = None,
     validations: Sequence[Validation] = (),
+    executor: ExecutorInfo | None = None,
 ) -> SignedStatement:
     """The canonical stage-run statement; shared by ``run`` and ``record_stage``.
 
@@ -105,6 +108,7 @@ def stage_run_statement(
             finished_at=finished_at,
             exit_code=exit_code,
             runner=facts.runner(),
+            executor=executor,
         )
     except ValidationError as exc:
         from auditpipe.manifest.statement import describe_validation
@@ -159,6 +163,7 @@ class PipelineRecorder:
                 stderr=Digest(sha256=hashlib.sha256(execution.stderr).hexdigest()),
             ),
             validations=execution.validations,
+            executor=_executor_info(execution.placement),
         )
         entry_id = sign_and_append(self.ledger, self.signer, statement)
         self._keep_logs(entry_id, execution)
@@ -169,3 +174,25 @@ class PipelineRecorder:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         (self.logs_dir / f"{entry_id}.stdout").write_bytes(bytes(execution.stdout))
         (self.logs_dir / f"{entry_id}.stderr").write_bytes(bytes(execution.stderr))
+
+
+def _executor_info(placement: Placement | None) -> ExecutorInfo | None:
+    """The signed ``executor`` object; absent for local runs, as before executors existed."""
+    if placement is None:
+        return None
+    try:
+        return ExecutorInfo.model_validate(
+            {
+                "kind": placement.kind,
+                "nodeId": placement.node_id,
+                "address": placement.address,
+                "version": placement.version,
+                "worker": dict(placement.worker) if placement.worker is not None else None,
+            }
+        )
+    except ValidationError as exc:
+        from auditpipe.manifest.statement import describe_validation
+
+        raise ManifestError(
+            f"the executor reported an unusable placement: {describe_validation(exc)}"
+        ) from exc

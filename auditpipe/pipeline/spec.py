@@ -29,7 +29,7 @@ import itertools
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -38,6 +38,7 @@ from yaml.nodes import Node, SequenceNode
 
 from auditpipe.errors import ConfigError
 from auditpipe.pipeline.dag import build_dag, is_within, normalize_path
+from auditpipe.pipeline.resources import parse_resources, parse_retries
 from auditpipe.pipeline.yamlpos import (
     NodeReader,
     compose,
@@ -50,9 +51,11 @@ from auditpipe.pipeline.yamlpos import (
 
 PIPELINE_FILE = "auditpipe.yaml"
 DEFAULT_PARAMS_FILE = "params.yaml"
-TOP_FIELDS = ("params", "signer", "stages")
+TOP_FIELDS = ("params", "signer", "stages", "executor")
+EXECUTORS = ("local", "ray")
 STAGE_FIELDS = (
     *("cmd", "deps", "outs", "metrics", "params", "validate", "wdir", "env", "content", "desc"),
+    *("resources", "retries"),
 )
 TEMPLATE_FIELDS = ("foreach", "matrix", "do")
 SIGNERS = ("local", "sigstore", "auto")
@@ -81,6 +84,9 @@ class StageSpec:
     content: bool
     line: int
     desc: str | None = None
+    # For cluster executors; not in the stage key (see pipeline/resources.py).
+    resources: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    retries: int = 0
 
     @property
     def all_outputs(self) -> tuple[str, ...]:
@@ -90,8 +96,9 @@ class StageSpec:
     def definition(self) -> dict[str, Any]:
         """The expanded definition as JSON-able data, for the stage key.
 
-        ``line`` and ``desc`` are left out, and lists whose order carries no
-        meaning are sorted, so moving or re-documenting a stage changes nothing.
+        ``line``, ``desc``, ``resources`` and ``retries`` are left out, and lists
+        whose order carries no meaning are sorted, so moving or re-documenting a
+        stage (or where it runs) changes nothing.
         """
         return {
             "name": self.name,
@@ -117,6 +124,7 @@ class PipelineSpec:
     signer: str | None
     stages: Mapping[str, StageSpec]
     sha256: str
+    executor: str | None = None
 
 
 def _render(value: Scalar) -> str:
@@ -206,7 +214,7 @@ class _Parser(NodeReader):
 
     # -- the file, stages and expansions ----------------------------------------
 
-    def parse(self, text: str) -> tuple[str, str | None, dict[str, StageSpec]]:
+    def parse(self, text: str) -> tuple[str, str | None, dict[str, StageSpec], str | None]:
         root = compose(text, where=self.where)
         if root is None or is_null(root):
             raise ConfigError(
@@ -223,6 +231,9 @@ class _Parser(NodeReader):
             signer = self.string(top["signer"][1], "signer")
             if signer not in SIGNERS:
                 raise self.fail(top["signer"][1], f"signer must be one of {', '.join(SIGNERS)}")
+        executor = self.string(top["executor"][1], "executor") if "executor" in top else None
+        if executor is not None and executor not in EXECUTORS:
+            raise self.fail(top["executor"][1], f"executor must be one of {', '.join(EXECUTORS)}")
         stages: dict[str, StageSpec] = {}
         if "stages" in top:
             for name, key_node, body in self.items(top["stages"][1], "stages"):
@@ -231,7 +242,7 @@ class _Parser(NodeReader):
                     if stage.name in stages:
                         raise self.fail(key_node, f"expanding {name!r} yields {stage.name!r} twice")
                     stages[stage.name] = stage
-        return params_file, signer, stages
+        return params_file, signer, stages, executor
 
     def check_name(self, name: str, node: Node) -> None:
         if not name:
@@ -330,7 +341,18 @@ class _Parser(NodeReader):
             content=content,
             line=line_of(key),
             desc=self.text(node["desc"], "desc", scope) if "desc" in node else None,
+            resources=MappingProxyType(self.checked_value(node, "resources", parse_resources, {})),
+            retries=self.checked_value(node, "retries", parse_retries, 0),
         )
+
+    def checked_value(self, node: dict[str, Node], field: str, parse: Any, default: Any) -> Any:
+        """``parse(value)`` of an optional field; its ``ValueError`` becomes a ConfigError."""
+        if field not in node:
+            return default
+        try:
+            return parse(self.value(node[field]))
+        except ValueError as exc:
+            raise self.fail(node[field], str(exc)) from exc
 
     def validations(
         self, node: Node | None, what: str, paths: list[str], scope: Scope
@@ -380,7 +402,7 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
         raise ConfigError(
             f"cannot read the pipeline file: {exc.strerror or exc}", path=where
         ) from exc
-    params_file, signer, stages = _Parser(where).parse(decode(data, where=where))
+    params_file, signer, stages, executor = _Parser(where).parse(decode(data, where=where))
     spec = PipelineSpec(
         path=file,
         root=root,
@@ -388,6 +410,7 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
         signer=signer,
         stages=MappingProxyType(stages),
         sha256=hashlib.sha256(data).hexdigest(),
+        executor=executor,
     )
     build_dag(spec)
     return spec
