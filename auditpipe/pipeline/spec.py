@@ -29,7 +29,8 @@ import itertools
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -85,7 +86,7 @@ class StageSpec:
     line: int
     desc: str | None = None
     # For cluster executors; not in the stage key (see pipeline/resources.py).
-    resources: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    resources: Mapping[str, Any] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     retries: int = 0
 
     @property

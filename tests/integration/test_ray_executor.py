@@ -11,7 +11,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,17 +25,23 @@ MB = 2**20
 PIPELINE = """\
 stages:
   prepare:
-    cmd: python3 -c "import sys; d = open('data/raw.csv').read(); open('out/clean.csv', 'w').write(d.upper()); print('prepared', len(d))"
-    deps: [data/raw.csv]
+    cmd: python3 steps/prepare.py
+    deps: [steps/prepare.py, data/raw.csv]
     outs: [out/clean.csv]
   train:
     do:
-      cmd: python3 -c "open('out/model-${item}.txt', 'w').write(open('out/clean.csv').read() * ${item})"
-      deps: [out/clean.csv]
+      cmd: python3 steps/train.py ${item}
+      deps: [steps/train.py, out/clean.csv]
       outs: ['out/model-${item}.txt']
       resources: {cpus: 1, custom: {node_b: 1}}
     foreach: [1, 2]
 """
+STEPS = {
+    "steps/prepare.py": "d = open('data/raw.csv').read()\n"
+    "open('out/clean.csv', 'w').write(d.upper())\nprint('prepared', len(d))\n",
+    "steps/train.py": "import sys\nn = int(sys.argv[1])\n"
+    "open(f'out/model-{n}.txt', 'w').write(open('out/clean.csv').read() * n)\n",
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +61,7 @@ def cluster() -> Iterator[Any]:
 
 @pytest.fixture
 def pipeline(project: Project) -> Project:
-    project.gen({"auditpipe.yaml": PIPELINE, "out/.keep": ""})
+    project.gen({"auditpipe.yaml": PIPELINE, "out/.keep": "", **STEPS})
     project.commit("pipeline")
     return project
 
@@ -104,3 +109,50 @@ def test_stages_run_on_the_cluster_and_the_driver_signs(
     again = cli("run", "--executor", "ray", "--address", cluster.address)
     assert again.code == 0, again.err
     assert "every stage is up to date" in again.err
+
+
+VICTIM = """\
+stages:
+  victim:
+    cmd: echo $PPID > out/worker.pid && echo started && exec sleep 30
+    deps: [data/raw.csv]
+    outs: [out/never.txt]
+  lost:
+    cmd: echo ok
+    deps: [data/raw.csv]
+    outs: [out/not-on-shared-storage.txt]
+"""
+
+
+def test_a_worker_killed_mid_stage_is_a_recorded_failure(
+    cluster: Any, project: Project, cli: Callable[..., Result]
+) -> None:
+    project.gen({"auditpipe.yaml": VICTIM, "out/.keep": ""})
+    project.commit("victim")
+    pid_file = project.root / "out/worker.pid"
+
+    def kill_the_worker() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            text = pid_file.read_text().strip() if pid_file.exists() else ""
+            if text:
+                os.kill(int(text), signal.SIGKILL)
+                return
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_the_worker)
+    killer.start()
+    result = cli(
+        "run", "--executor", "ray", "--address", cluster.address, "-j", "2", "--keep-going"
+    )
+    killer.join()
+    assert result.code == 1, result.err
+    assert "Traceback" not in result.err + result.out
+    assert "the Ray task failed" in result.err
+    # An output the command never wrote where the driver reads says where to write it.
+    assert "write outputs to shared storage" in result.err
+    recorded = {run["stage"]: run for run in runs(cli)}
+    assert recorded["victim"]["status"] == "failed"
+    assert recorded["victim"]["subjects"] == []
+    assert recorded["lost"]["status"] == "failed"
+    assert cli("verify", "--ledger").code == 0
