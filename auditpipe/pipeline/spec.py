@@ -23,13 +23,13 @@ each problem is a :class:`ConfigError` naming the file and line. Choices made:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import itertools
 import math
 import re
 from collections.abc import Mapping
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
