@@ -156,3 +156,17 @@ def test_a_worker_killed_mid_stage_is_a_recorded_failure(
     assert recorded["victim"]["subjects"] == []
     assert recorded["lost"]["status"] == "failed"
     assert cli("verify", "--ledger").code == 0
+
+
+def test_an_unreachable_head_is_a_clear_error_before_anything_runs(
+    pipeline: Project, cli: Callable[..., Result]
+) -> None:
+    import socket
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    result = cli("run", "--executor", "ray", "--address", f"127.0.0.1:{port}")
+    assert result.code == 2, result.err
+    assert "unreachable" in result.err and "Traceback" not in result.err
+    assert runs(cli) == []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -138,6 +139,7 @@ class RayExecutor:
                 "the ray executor needs Ray", hint="install it: pip install 'auditpipe[ray]'"
             ) from exc
         where = self.address or "a new local Ray instance"
+        _check_reachable(self.address)
         try:
             if not ray.is_initialized():
                 ray.init(
@@ -202,6 +204,26 @@ class RayExecutor:
 
             ray.shutdown()
             self._remote = None
+
+
+def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """Fail fast when the head's port does not answer: Ray itself retries for minutes."""
+    if address is None or address in ("auto", "local"):
+        return
+    hostport = address.removeprefix("ray://")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(
+            f"the Ray address {address!r} is not host:port or ray://host:port",
+            hint="pass --address HOST:PORT of the head node (or set RAY_ADDRESS)",
+        )
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ClusterError(
+            f"the Ray head at {address} is unreachable: {exc.strerror or exc}",
+            hint="start the cluster (`ray start --head`) or fix --address / RAY_ADDRESS",
+        ) from exc
 
 
 def _first_line(exc: BaseException) -> str:
