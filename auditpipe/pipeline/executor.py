@@ -277,15 +277,22 @@ class Executor:
         elif execution.exit_code != 0:
             execution.failure = f"command exited with {execution.exit_code}"
         else:
-            missing = [
-                o for o in stage.all_outputs if not os.path.lexists(os.path.join(self.root, o))
-            ]
+            missing = [o for o in stage.all_outputs if not self._exists(o)]
             if missing:
                 execution.failure = (
                     f"command succeeded but did not write {', '.join(missing)}"
                     + self.commands.missing_hint
                 )
         return execution
+
+    def _exists(self, output: str) -> bool:
+        from auditpipe.storage import is_url
+
+        if is_url(output):
+            from auditpipe.storage.objects import exists
+
+            return exists(output)
+        return os.path.lexists(os.path.join(self.root, output))
 
     def _validate(self, stage: StageSpec, execution: Execution) -> None:
         """Run the stage's gates on what its command wrote; a gate that cannot
