@@ -16,6 +16,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import Project, Result
+from tests.integration.test_object_store import (  # noqa: F401 - shared fixtures
+    PREPARE,
+    RAW,
+    endpoint,
+    pipeline_text,
+    s3,
+    s3_server,
+)
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -170,3 +178,24 @@ def test_an_unreachable_head_is_a_clear_error_before_anything_runs(
     assert result.code == 2, result.err
     assert "unreachable" in result.err and "Traceback" not in result.err
     assert runs(cli) == []
+
+
+def test_raw_data_on_s3_and_stages_on_ray(
+    cluster: Any,
+    endpoint: str,  # noqa: F811 - the fixture imported above
+    project: Project,
+    cli: Callable[..., Result],
+) -> None:
+    """The example shape past one machine: the raw data in a bucket, the stage on
+    a cluster node, the output back in the bucket, the driver's digests signed."""
+    project.gen({"auditpipe.yaml": pipeline_text(endpoint), "steps/prepare.py": PREPARE})
+    project.commit("pipeline on s3")
+    result = cli("run", "--executor", "ray", "--address", cluster.address)
+    assert result.code == 0, result.err
+    assert "prepare | prepared" in result.err + result.out
+    (run,) = runs(cli)
+    statement = show(cli, run["id"])
+    assert statement["predicate"]["executor"]["kind"] == "ray"
+    assert statement["subject"][0]["name"] == "s3://lake/clean/data.csv"
+    assert statement["subject"][0]["digest"]["sha256"] == hashlib.sha256(RAW.upper()).hexdigest()
+    assert cli("verify", "--ledger").code == 0
