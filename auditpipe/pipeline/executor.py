@@ -193,6 +193,7 @@ class Executor:
 
     def _one(self, stage: StageSpec) -> StageResult:
         start = time.monotonic()
+        remote_deps = self._remote_state(stage)  # before hashing: a change mid-hash is caught too
         with self._lock:
             assessment = self.planner.assess(stage, force=self.force)
         if assessment.up_to_date:
@@ -211,6 +212,15 @@ class Executor:
                 self.observer.working(stage.name, None)
         self.observer.stage_started(stage.name, stage.cmd)
         execution = self._execute(stage)
+        if remote_deps and execution.failure is None:
+            from auditpipe.storage.objects import changed
+
+            moved = changed(remote_deps)
+            if moved:
+                execution.failure = (
+                    f"{', '.join(moved)} changed while the stage ran; the recorded digest "
+                    "may not be what it read — run again once the data is stable"
+                )
         if self._stop.is_set() and execution.exit_code is not None and execution.exit_code < 0:
             return StageResult(stage.name, "not_run", reasons=("interrupted",))
         if stage.validate and execution.exit_code == 0 and execution.failure is None:
@@ -284,6 +294,16 @@ class Executor:
                     + self.commands.missing_hint
                 )
         return execution
+
+    def _remote_state(self, stage: StageSpec) -> dict[str, tuple[int, int] | None]:
+        from auditpipe.storage import is_url
+
+        urls = [d for d in stage.deps if is_url(d)]
+        if not urls or self.dry_run:
+            return {}
+        from auditpipe.storage.objects import snapshot
+
+        return snapshot(urls)
 
     def _exists(self, output: str) -> bool:
         from auditpipe.storage import is_url

@@ -56,3 +56,27 @@ def fingerprint_urls(urls: Sequence[str], *, content: bool = False) -> dict[str,
             raise FingerprintError(f"cannot read the object: {exc}", path=url) from exc
         found[url] = dataclasses.replace(fp, path=url)
     return found
+
+
+def snapshot(urls: Sequence[str]) -> dict[str, tuple[int, int] | None]:
+    """(size, last-modified ns) of each URL (None when absent), to see it change under us."""
+    import pyarrow.fs
+
+    seen: dict[str, tuple[int, int] | None] = {}
+    for url in urls:
+        fs, path = _open(url)
+        try:
+            info = fs.get_file_info(path)
+        except OSError as exc:
+            raise FingerprintError(f"cannot reach the object store: {exc}", path=url) from exc
+        if info.type == pyarrow.fs.FileType.NotFound:
+            seen[url] = None
+        else:
+            seen[url] = (int(info.size or 0), int(info.mtime_ns or 0))
+    return seen
+
+
+def changed(before: dict[str, tuple[int, int] | None]) -> list[str]:
+    """The URLs of ``before`` whose size or last-modified differ now."""
+    now = snapshot(list(before))
+    return [url for url, state in before.items() if now[url] != state]

@@ -127,3 +127,20 @@ def test_a_missing_object_is_a_missing_dependency(
     assert result.code == 1
     assert "dependency s3://lake/raw/absent.csv is missing" in result.err
     assert "Traceback" not in result.err
+
+
+def test_a_dependency_changed_while_the_stage_ran_fails_the_run(
+    s3: Any, endpoint: str, project: Project, cli: Callable[..., Result]
+) -> None:
+    """The digest signed must be what the stage read: a concurrent writer fails it."""
+    rewrite = PREPARE + (
+        "import time; time.sleep(1.1)\n"
+        "s3.put_object(Bucket='lake', Key='raw/data.csv', Body=b'someone else wrote this')\n"
+    )
+    project.gen({"auditpipe.yaml": pipeline_text(endpoint), "steps/prepare.py": rewrite})
+    project.commit("pipeline")
+    result = cli("run")
+    assert result.code == 1, result.err
+    assert "s3://lake/raw/data.csv changed while the stage ran" in result.err
+    (run,) = json.loads(cli("log", "--json").out)
+    assert run["status"] == "failed" and run["subjects"] == []
