@@ -9,6 +9,8 @@ The hierarchy (exit code in brackets)::
     ├── SigningError              [2] keyless signing: no credential, expired token, service down
     ├── ManifestError             [2] a statement or bundle that cannot be built or parsed
     ├── FingerprintError          [2] a path that cannot be fingerprinted
+    ├── SecretError               [2] a value that looks like a secret would enter the record
+    ├── FileSystemError           [2] permission denied, disk full or read-only, a vanished file
     ├── LedgerError               [2] the ledger cannot be read or written
     │   └── EntryNotFound         [2] unknown or ambiguous entry id
     ├── GateError                 [2] a validation gate cannot run
@@ -96,6 +98,18 @@ class ManifestError(Error):
 
 class FingerprintError(Error):
     """A path cannot be fingerprinted (missing, unreadable, unsafe)."""
+
+
+class SecretError(Error):
+    """A command, param or variable looks like a credential and would be signed
+    into the permanent record; nothing runs and nothing is recorded."""
+
+
+class FileSystemError(Error):
+    """The machine refused: permission denied, a full or read-only disk, too many
+    open files, a file that vanished mid-read (see ``auditpipe.faults``)."""
+
+    errno: int | None = None
 
 
 class LedgerError(Error):

@@ -62,6 +62,7 @@ def record(
     passphrase_env: str | None = None,
     signer: Literal["local", "sigstore", "auto"] | None = None,
     identity_token: str | None = None,
+    allow_secret: list[str] | None = None,
 ) -> int:
     """Sign and append one stage-run manifest built from facts given here.
 
@@ -93,27 +94,34 @@ def record(
     identity_token
         OIDC identity token for keyless signing (default: $AUDITPIPE_IDENTITY_TOKEN,
         else the CI's ambient credential).
+    allow_secret
+        A param, metric or path that looks like a secret but is not one, or `cmd`
+        (repeatable); see "Secrets" in the README.
     """
-    from auditpipe.pipeline.recorder import RunFacts, build, sign_and_append
+    from auditpipe.ledger.ledger import Ledger
+    from auditpipe.pipeline.recorder import RunFacts, build, check_secrets, sign_and_append
     from auditpipe.signing.factory import signer_for
 
     params = _nest([_parse_assignment(p, "--param") for p in param or []])
     metrics = _nest([_parse_assignment(m, "--metric") for m in metric or []])
-    from auditpipe.ledger.ledger import Ledger
-
+    facts = RunFacts(
+        stage=stage,
+        command=cmd,
+        deps=dep or [],
+        outs=out_ or [],
+        params=params,
+        metrics=metrics,
+        exit_code=exit_code,
+        allow=frozenset(allow_secret or ()),
+    )
+    check_secrets(facts)  # before the key is unlocked or the ledger opened
     with Ledger.open() as ledger:
         signing = signer_for(ledger.workspace, key, passphrase_env, signer, identity_token)
-        facts = RunFacts(
-            stage=stage,
-            command=cmd,
-            deps=dep or [],
-            outs=out_ or [],
-            params=params,
-            metrics=metrics,
-            exit_code=exit_code,
-        )
         statement = build(ledger, facts)
         entry_id = sign_and_append(ledger, signing, statement)
+        from auditpipe.lock.update import update_lock
+
+        update_lock(ledger, signing, {stage: entry_id})
     out.print(entry_id)
     return 0
 
@@ -229,18 +237,28 @@ def show(entry_id: str, /, *, json: bool = False) -> int:
 
 
 def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
-    """``auditpipe verify --ledger``: the whole branch, every rule, every entry.
+    """``auditpipe verify --ledger``: the whole branch, every rule, every entry,
+    and consistency with every checkpoint known (the working tree's lock, the
+    trust ref's lock, this clone's last state).
 
     Entries by signers the trust set does not know are listed, never failures.
     """
+    from auditpipe.anchor.pinned import trust_pins, verify_pinned
     from auditpipe.cli.trust_cmds import open_trust_root, trust_line
     from auditpipe.ledger.ledger import Ledger
-    from auditpipe.ledger.verify import verify_ledger
+    from auditpipe.ledger.verify import Problem, verify_ledger
     from auditpipe.signing.factory import verifier_for
 
+    hint: str | None = None
     with Ledger.open() as book:
         trust = open_trust_root(book.workspace, trust_ref, quiet=json)
         report = verify_ledger(book.store, verifier_for(trust))
+        try:
+            anchored = verify_pinned(book, trust_pins(book.workspace, trust))
+        except VerificationFailed as exc:
+            anchored, hint = None, exc.hint
+            report.problems.append(Problem(exc.message))
+            report.problems.extend(Problem(p) for p in exc.problems)
     if json:
         print_json(
             {
@@ -249,6 +267,9 @@ def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
                 "entries": report.entries,
                 "commits": report.commits,
                 "signers": report.signers,
+                "checkpoint": (
+                    anchored.checkpoint.body() if anchored and anchored.checkpoint else None
+                ),
                 "problems": [
                     {"entry": p.entry, "commit": p.commit, "message": p.message}
                     for p in report.problems
@@ -262,6 +283,7 @@ def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
         raise VerificationFailed(
             f"ledger verification failed: {len(report.problems)} problem(s)",
             problems=[p.describe() for p in report.problems],
+            hint=hint,
         )
     signers = (
         ", ".join(f"{k[:12] if len(k) == 64 else k}×{v}" for k, v in sorted(report.signers.items()))
@@ -274,6 +296,8 @@ def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
         f"head {head}, signers {signers}"
     )
     print_untrusted(report.untrusted)
+    if anchored is not None and anchored.pins:
+        out.print(f"consistent with the checkpoint in {', '.join(anchored.pins)}")
     out.print(trust_line(trust))
     return 0
 

@@ -50,12 +50,14 @@ def _planner(workspace: Any, spec: Any) -> Iterator[tuple[Any, Any]]:
 
 
 class _Console:
-    """Prints stage output with a prefix and a summary table at the end; auditpipe's
+    """Prints stage output with a prefix (secret variables' values redacted, as in
+    the kept logs: CI logs are kept too) and a summary table at the end; auditpipe's
     own slow work (loading GX, running gates) shows as progress on stderr."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
         from auditpipe.cli.progress import Heartbeat
 
+        self.secrets = secrets
         self.progress = Heartbeat()
 
     def working(self, stage: str, what: str | None) -> None:
@@ -69,6 +71,8 @@ class _Console:
 
     def output(self, stage: str, stream: str, line: str) -> None:
         target = err if stream == "stderr" else out
+        for value in self.secrets:
+            line = line.replace(value, "[REDACTED]")
         target.print(f"[dim]{escape(stage)} |[/] {escape(line)}")
 
     def stage_finished(self, result: StageResult) -> None:
@@ -135,6 +139,7 @@ def run(
     remote: str = "origin",
     executor: Literal["local", "ray"] | None = None,
     address: str | None = None,
+    allow_secret: list[str] | None = None,
 ) -> int:
     """Run the stages that are not up to date; sign every run into the ledger.
 
@@ -169,14 +174,25 @@ def run(
         default: `executor:` in auditpipe.yaml, else local.
     address
         The Ray cluster to use (default: $RAY_ADDRESS, else a new local Ray instance).
+    allow_secret
+        A key (param path, variable, `stages.NAME.cmd`) that looks like a secret but
+        is not one (repeatable); adds to `secrets: allow:` in auditpipe.yaml.
     """
     from auditpipe.pipeline.executor import Executor
+    from auditpipe.pipeline.preflight import check_secrets, secret_values
     from auditpipe.pipeline.recording import PipelineRecorder
     from auditpipe.signing.factory import signer_for
 
     workspace, spec, dag = _load()
     order = _order(dag, stages)
     with _planner(workspace, spec) as (ledger, planner):
+        # Before any command runs: a secret found after the run would leave it unrecorded.
+        guard = check_secrets(spec, order, planner.params_doc, allow_secret or ())
+        if not dry_run:
+            from auditpipe.ledger.state import writer_lock
+
+            with writer_lock(workspace.state_dir):  # an unwritable .git fails before any command
+                pass
         signing = (
             None
             if dry_run
@@ -190,8 +206,9 @@ def run(
             planner,
             signing,  # type: ignore[arg-type]
             state_dir=workspace.state_dir,
+            guard=guard,
         )
-        console = _Console()
+        console = _Console(secret_values(spec, order, guard))
         commands = _commands(executor or spec.executor or "local", address)
         runner = Executor(
             dag,
@@ -214,13 +231,28 @@ def run(
             commands.close()
             console.progress.close()
             signal.signal(signal.SIGTERM, previous)
+        recorded = {
+            r.stage: r.entry
+            for r in results
+            if r.entry and r.outcome in ("ran", "skipped", "failed", "gate_failed")
+        }
+        if recorded and not dry_run:
+            from auditpipe.lock.update import update_lock
+
+            update_lock(ledger, signing, recorded)
     _summary(results)
     if all(r.outcome == "skipped" for r in results):
         err.print("every stage is up to date")
     if push and not dry_run:
+        from auditpipe.cli.sync_cmds import anchored_sync
+        from auditpipe.cli.trust_cmds import open_trust_root
         from auditpipe.ledger.sync import push as push_ledger
+        from auditpipe.signing.factory import verifier_for
 
-        sent = push_ledger(workspace, remote)
+        trust = open_trust_root(workspace, None, quiet=True)  # $AUDITPIPE_TRUST_REF, if set
+        sent = anchored_sync(
+            push_ledger, workspace, remote, None, signing, verifier_for(trust), trust, pull=False
+        )
         err.print(f"pushed the ledger to {remote}: head {(sent.head or '-')[:12]}")
     bad = [r for r in results if r.outcome in ("failed", "gate_failed", "not_run")]
     return 1 if bad else 0

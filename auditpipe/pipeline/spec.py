@@ -38,10 +38,11 @@ from typing import Any
 from yaml.nodes import Node, SequenceNode
 
 from auditpipe.errors import ConfigError
+from auditpipe.faults import describe as describe_fault
 from auditpipe.pipeline.dag import build_dag, is_within, normalize_path
 from auditpipe.pipeline.resources import parse_resources, parse_retries
+from auditpipe.pipeline.spec_env import SecretFieldsReader
 from auditpipe.pipeline.yamlpos import (
-    NodeReader,
     compose,
     decode,
     describe,
@@ -52,7 +53,7 @@ from auditpipe.pipeline.yamlpos import (
 
 PIPELINE_FILE = "auditpipe.yaml"
 DEFAULT_PARAMS_FILE = "params.yaml"
-TOP_FIELDS = ("params", "signer", "stages", "executor")
+TOP_FIELDS = ("params", "signer", "stages", "secrets", "executor")
 EXECUTORS = ("local", "ray")
 STAGE_FIELDS = (
     *("cmd", "deps", "outs", "metrics", "params", "validate", "wdir", "env", "content", "desc"),
@@ -62,7 +63,6 @@ TEMPLATE_FIELDS = ("foreach", "matrix", "do")
 SIGNERS = ("local", "sigstore", "auto")
 MAX_EXPANSIONS = 10_000
 NAME = re.compile(r"[A-Za-z0-9_.-]+")
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PARAM_KEY = re.compile(r"[^.\s]+(\.[^.\s]+)*")
 VARIABLE = re.compile(r"(\\?)\$\{([^{}]*)\}")
 Scalar = str | int | float | bool | datetime.date
@@ -85,6 +85,8 @@ class StageSpec:
     content: bool
     line: int
     desc: str | None = None
+    env_public: tuple[str, ...] = ()  # declared public / secret (spec_env.py)
+    env_secret: tuple[str, ...] = ()
     # For cluster executors; not in the stage key (see pipeline/resources.py).
     resources: Mapping[str, Any] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
     retries: int = 0
@@ -125,6 +127,7 @@ class PipelineSpec:
     signer: str | None
     stages: Mapping[str, StageSpec]
     sha256: str
+    secrets_allow: tuple[str, ...] = ()
     executor: str | None = None
 
 
@@ -143,7 +146,7 @@ def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-class _Parser(NodeReader):
+class _Parser(SecretFieldsReader):
     """Reads ``auditpipe.yaml`` nodes into stages, expanding templates."""
 
     # -- scalars and lists ----------------------------------------------------
@@ -157,8 +160,7 @@ class _Parser(NodeReader):
     def checked(
         self, node: Node | None, what: str, scope: Scope, pattern: re.Pattern[str], kind: str
     ) -> list[str]:
-        """A list of strings, each matching ``pattern``; ``env`` passes no scope,
-        so ``${...}`` there is refused rather than interpolated."""
+        """A list of strings, each matching ``pattern``."""
         if node is None:
             return []
         values = self.texts(node, what, scope)
@@ -215,7 +217,9 @@ class _Parser(NodeReader):
 
     # -- the file, stages and expansions ----------------------------------------
 
-    def parse(self, text: str) -> tuple[str, str | None, dict[str, StageSpec], str | None]:
+    def parse(
+        self, text: str
+    ) -> tuple[str, str | None, dict[str, StageSpec], list[str], str | None]:
         root = compose(text, where=self.where)
         if root is None or is_null(root):
             raise ConfigError(
@@ -243,7 +247,8 @@ class _Parser(NodeReader):
                     if stage.name in stages:
                         raise self.fail(key_node, f"expanding {name!r} yields {stage.name!r} twice")
                     stages[stage.name] = stage
-        return params_file, signer, stages, executor
+        allow = self.secrets_allow(top["secrets"][1]) if "secrets" in top else []
+        return params_file, signer, stages, allow, executor
 
     def check_name(self, name: str, node: Node) -> None:
         if not name:
@@ -325,7 +330,7 @@ class _Parser(NodeReader):
             self.paths(node[f], f, scope) if f in node else [] for f in ("deps", "outs", "metrics")
         )
         params = self.checked(node.get("params"), "params", scope, PARAM_KEY, "a dotted key")
-        env = self.checked(node.get("env"), "env", None, ENV_NAME, "a variable name")
+        env, env_public, env_secret = self.env(node.get("env"))
         content = self.value(node["content"]) if "content" in node else False
         if not isinstance(content, bool):
             raise self.fail(node["content"], f"content must be true or false, not {content!r}")
@@ -338,7 +343,9 @@ class _Parser(NodeReader):
             metrics=tuple(metrics),
             params=_unique(params),
             validate=self.validations(node.get("validate"), what, deps + outs + metrics, scope),
-            env=_unique(env),
+            env=tuple(env),
+            env_public=tuple(env_public),
+            env_secret=tuple(env_secret),
             content=content,
             line=line_of(key),
             desc=self.text(node["desc"], "desc", scope) if "desc" in node else None,
@@ -400,10 +407,9 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
             f"{file.name} not found", path=where, hint="run `auditpipe init` to create one"
         ) from exc
     except OSError as exc:
-        raise ConfigError(
-            f"cannot read the pipeline file: {exc.strerror or exc}", path=where
-        ) from exc
-    params_file, signer, stages, executor = _Parser(where).parse(decode(data, where=where))
+        what, hint = describe_fault(exc)
+        raise ConfigError(f"cannot read the pipeline file: {what}", path=where, hint=hint) from exc
+    params_file, signer, stages, allow, executor = _Parser(where).parse(decode(data, where=where))
     spec = PipelineSpec(
         path=file,
         root=root,
@@ -411,6 +417,7 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
         signer=signer,
         stages=MappingProxyType(stages),
         sha256=hashlib.sha256(data).hexdigest(),
+        secrets_allow=tuple(allow),
         executor=executor,
     )
     build_dag(spec)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditpipe.errors import Error, UntrustedSigner
+from auditpipe.faults import os_fault
 from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.predicates import StageRun
@@ -119,11 +120,15 @@ class Lineage:
 
 
 def file_sha256(path: Path) -> str | None:
+    """The file's sha256, None when there is no such file; an unreadable one is
+    a ``FileSystemError`` naming it (not a silent mismatch)."""
     try:
         with open(path, "rb") as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
+    except OSError as exc:
+        raise os_fault(exc, path) from exc
 
 
 def walk(

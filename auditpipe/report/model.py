@@ -327,7 +327,11 @@ def _env(environment: Environment, runs: list[str]) -> EnvView:
         platform=environment.platform,
         packages=len(environment.packages),
         packages_digest=environment.packages_digest,
-        variables=[Row(k, v) for k, v in sorted(environment.variables.items())],
+        variables=[Row(k, v) for k, v in sorted(environment.variables.items())]
+        + [  # only what the ledger holds: that it was set, never a value
+            Row(k, f"secret, {state}, value not recorded")
+            for k, state in sorted(environment.secret_variables.items())
+        ],
         runs=runs,
     )
 

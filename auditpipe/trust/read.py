@@ -114,4 +114,6 @@ def _read(path: Path, display: str) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read trust file: {exc.strerror}", path=display) from exc
+        from auditpipe.faults import os_fault
+
+        raise os_fault(exc, display) from exc

@@ -34,7 +34,12 @@ class LocalExecutor:
                 start_new_session=True,
             )
         except OSError as exc:
-            return CommandOutcome(None, f"could not start command: {exc}")
+            from auditpipe.faults import describe
+
+            what, hint = describe(exc, "run")
+            return CommandOutcome(
+                None, f"could not start command: {what}" + (f" ({hint})" if hint else "")
+            )
         with self._lock:
             self._children.add(proc)
         readers = [
