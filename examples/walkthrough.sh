@@ -117,6 +117,8 @@ step ls .git/auditpipe/quarantine/*/data/prepared/train.parquet
 # the model is allowed again (its data passed its gate again).
 git checkout -q data/raw/data.csv
 step auditpipe run
+git add auditpipe.lock  # README: commit auditpipe.lock with the runs it names
+git diff --cached --quiet || git commit -qm "the runs this revision is made of"
 step auditpipe log -n 3
 step auditpipe gate --policy policies/default.yaml
 

@@ -18,6 +18,7 @@ from auditpipe.errors import ConfigError
 
 if TYPE_CHECKING:
     from auditpipe.pipeline.executor import StageResult
+    from auditpipe.pipeline.executors.interface import CommandExecutor
 
 
 def _load() -> tuple[Any, Any, Any]:
@@ -115,6 +116,19 @@ def _summary(results: list[StageResult]) -> None:
     err.print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v))
 
 
+def _commands(kind: str, address: str | None) -> CommandExecutor:
+    """The command executor ``kind`` (``ray`` imports Ray and connects here)."""
+    if kind == "ray":
+        from auditpipe.pipeline.executors.ray import RayExecutor
+
+        cluster = RayExecutor(address)
+        cluster.connect()
+        return cluster
+    from auditpipe.pipeline.executors.local import LocalExecutor
+
+    return LocalExecutor()
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -134,6 +148,8 @@ def run(
     identity_token: str | None = None,
     push: bool = False,
     remote: str = "origin",
+    executor: Literal["local", "ray"] | None = None,
+    address: str | None = None,
     allow_secret: list[str] | None = None,
 ) -> int:
     """Run the stages that are not up to date; sign every run into the ledger.
@@ -164,6 +180,11 @@ def run(
         Afterwards, push the ledger to the remote (failed runs are evidence too).
     remote
         The git remote --push sends to.
+    executor
+        Where commands run: local (subprocesses) or ray (tasks on a Ray cluster);
+        default: `executor:` in auditpipe.yaml, else local.
+    address
+        The Ray cluster to use (default: $RAY_ADDRESS, else a new local Ray instance).
     allow_secret
         A key (param path, variable, `stages.NAME.cmd`) that looks like a secret but
         is not one (repeatable); adds to `secrets: allow:` in auditpipe.yaml.
@@ -203,7 +224,8 @@ def run(
         )
         console = _Console(secret_values(spec, order, guard))
         lineage = None if dry_run else live_lineage(workspace, ledger)
-        executor = Executor(
+        commands = _commands(executor or spec.executor or "local", address)
+        runner = Executor(
             dag,
             dict(spec.stages),
             planner,
@@ -217,11 +239,13 @@ def run(
             state_dir=workspace.state_dir,
             outputs=StageOutputs(workspace.root, ledger, open_cache(workspace)),
             lineage=lineage,
+            commands=commands,
         )
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
-            results = executor.run(order)
+            results = runner.run(order)
         finally:
+            commands.close()
             console.progress.close()
             signal.signal(signal.SIGTERM, previous)
             if lineage is not None:

@@ -120,6 +120,25 @@ class CardRef(WireModel):
     sha256: str = Field(pattern=SHA256_HEX)
 
 
+class WorkerEnvironment(WireModel):
+    """The environment a remote worker saw (as it reported it; the driver's is ``environment``)."""
+
+    python: str
+    platform: str
+    packages_digest: str = Field(pattern=SHA256_HEX)
+    runtime_env: str | None = None
+
+
+class ExecutorInfo(WireModel):
+    """Where the command ran, when not as a local subprocess of the signer."""
+
+    kind: str = Field(min_length=1)
+    node_id: str | None = None
+    address: str | None = None
+    version: str | None = None
+    worker: WorkerEnvironment | None = None
+
+
 class StageRun(WireModel):
     """Predicate of ``https://auditpipe.dev/stage-run/v1``: one executed stage."""
 
@@ -145,6 +164,7 @@ class StageRun(WireModel):
     openlineage_run_id: str | None = Field(default=None, pattern=UUID_TEXT)
     """The OpenLineage run id (UUID v7) made when the stage started; lineage
     events sent live and exported later carry this same id."""
+    executor: ExecutorInfo | None = None
 
     # Secrets are refused before a run is built (auditpipe.secrets), not here: a
     # heuristic that changes between versions must not turn verified history invalid.

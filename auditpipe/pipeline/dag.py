@@ -40,6 +40,10 @@ def normalize_path(path: str) -> str:
     Raises ``ValueError`` (saying why) for an empty or absolute path, a control
     character, a path climbing above the repository root, or one inside ``.git``.
     """
+    from auditpipe.storage import is_url, normalize_url
+
+    if is_url(path):  # an object-store URL stays a URL (s3://b/k, not s3:/b/k)
+        return normalize_url(path)
     raw = path.replace("\\", "/")
     if not raw.strip():
         raise ValueError("is empty")

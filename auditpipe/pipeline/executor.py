@@ -15,20 +15,19 @@ recorded.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal, Protocol
+from typing import Literal, Protocol
 
 from auditpipe.errors import Error, GateError
 from auditpipe.export.openlineage.listener import QuietListener, RunListener
 from auditpipe.manifest.predicates import Validation
 from auditpipe.pipeline.dag import Dag
+from auditpipe.pipeline.executors.interface import CommandExecutor, Placement
 from auditpipe.pipeline.outputs import StageOutputs
 from auditpipe.pipeline.planner import Assessment, Planner
 from auditpipe.pipeline.spec import StageSpec
@@ -96,6 +95,7 @@ class Execution:
     failure: str | None = None
     validations: list[Validation] = field(default_factory=list)
     lineage_run_id: str | None = None
+    placement: Placement | None = None  # where it ran, when not simply here
 
 
 class Interrupted(Error):
@@ -123,6 +123,7 @@ class Executor:
         state_dir: os.PathLike[str] | str | None = None,
         outputs: StageOutputs | None = None,
         lineage: RunListener | None = None,
+        commands: CommandExecutor | None = None,
     ) -> None:
         self.dag, self.stages, self.planner = dag, stages, planner
         # Where a gate_failed run's outputs are quarantined (None: left in place).
@@ -134,8 +135,12 @@ class Executor:
         self.force, self.keep_going, self.dry_run = force, keep_going, dry_run
         self._lock = threading.Lock()  # ledger and stat cache are not thread-safe
         self._stop = threading.Event()
-        self._children: set[subprocess.Popen[bytes]] = set()
         self.lineage = lineage or QuietListener()
+        if commands is None:
+            from auditpipe.pipeline.executors.local import LocalExecutor
+
+            commands = LocalExecutor()
+        self.commands: CommandExecutor = commands
 
     def run(self, order: Sequence[str]) -> list[StageResult]:
         selected = set(order)
@@ -175,7 +180,7 @@ class Executor:
                             self._stop.set()
             except KeyboardInterrupt:
                 self._stop.set()
-                self._kill_children()
+                self.commands.stop()
                 for future in running:
                     future.cancel()
                 wait(list(running))
@@ -198,6 +203,7 @@ class Executor:
 
     def _one(self, stage: StageSpec) -> StageResult:
         start = time.monotonic()
+        remote_deps = self._remote_state(stage)  # before hashing: a change mid-hash is caught too
         with self._lock:
             assessment = self.planner.assess(stage, force=self.force)
         if assessment.up_to_date:
@@ -227,6 +233,15 @@ class Executor:
         run_id = self.lineage.started(stage, assessment)
         execution = self._execute(stage)
         execution.lineage_run_id = run_id
+        if remote_deps and execution.failure is None:
+            from auditpipe.storage.objects import changed
+
+            moved = changed(remote_deps)
+            if moved:
+                execution.failure = (
+                    f"{', '.join(moved)} changed while the stage ran; the recorded digest "
+                    "may not be what it read — run again once the data is stable"
+                )
         if self._stop.is_set() and execution.exit_code is not None and execution.exit_code < 0:
             self.lineage.aborted(run_id)
             return StageResult(stage.name, "not_run", reasons=("interrupted",))
@@ -299,55 +314,60 @@ class Executor:
         )
 
     def _execute(self, stage: StageSpec) -> Execution:
+        """Run the stage's command through the command executor (local or a cluster)."""
+        from auditpipe.pipeline.executors import CommandJob
         from auditpipe.pipeline.facts import now_rfc3339
 
         execution = Execution(started_at=now_rfc3339())
         env = {k: os.environ[k] for k in (*BASE_ENV, *stage.env) if k in os.environ}
         env["AUDITPIPE_STAGE"] = stage.name
-        try:
-            proc = subprocess.Popen(
-                stage.cmd,
-                shell=True,
-                cwd=os.path.join(self.root, stage.wdir),
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            from auditpipe.faults import describe
+        job = CommandJob(
+            stage=stage.name,
+            cmd=stage.cmd,
+            cwd=os.path.join(self.root, stage.wdir),
+            env=env,
+            resources=stage.resources,
+            retries=stage.retries,
+        )
 
-            what, hint = describe(exc, "run")
-            execution.failure = f"could not start command: {what}" + (f" ({hint})" if hint else "")
-            execution.finished_at = now_rfc3339()
-            return execution
-        with self._lock:
-            self._children.add(proc)
-        readers = [
-            threading.Thread(
-                target=self._pump, args=(stage.name, "stdout", proc.stdout, execution.stdout)
-            ),
-            threading.Thread(
-                target=self._pump, args=(stage.name, "stderr", proc.stderr, execution.stderr)
-            ),
-        ]
-        for reader in readers:
-            reader.start()
-        execution.exit_code = proc.wait()
-        for reader in readers:
-            reader.join()
-        with self._lock:
-            self._children.discard(proc)
+        def output(stream: str, raw: bytes) -> None:
+            (execution.stdout if stream == "stdout" else execution.stderr).extend(raw)
+            self.observer.output(stage.name, stream, raw.decode("utf-8", "replace").rstrip("\n"))
+
+        outcome = self.commands.launch(job, output)
+        execution.exit_code, execution.placement = outcome.exit_code, outcome.placement
         execution.finished_at = now_rfc3339()
-        if execution.exit_code != 0:
+        if outcome.failure is not None:
+            execution.failure = outcome.failure
+        elif execution.exit_code != 0:
             execution.failure = f"command exited with {execution.exit_code}"
         else:
-            missing = [
-                o for o in stage.all_outputs if not os.path.lexists(os.path.join(self.root, o))
-            ]
+            missing = [o for o in stage.all_outputs if not self._exists(o)]
             if missing:
-                execution.failure = f"command succeeded but did not write {', '.join(missing)}"
+                execution.failure = (
+                    f"command succeeded but did not write {', '.join(missing)}"
+                    + self.commands.missing_hint
+                )
         return execution
+
+    def _remote_state(self, stage: StageSpec) -> dict[str, tuple[int, int] | None]:
+        from auditpipe.storage import is_url
+
+        urls = [d for d in stage.deps if is_url(d)]
+        if not urls or self.dry_run:
+            return {}
+        from auditpipe.storage.objects import snapshot
+
+        return snapshot(urls)
+
+    def _exists(self, output: str) -> bool:
+        from auditpipe.storage import is_url
+
+        if is_url(output):
+            from auditpipe.storage.objects import exists
+
+            return exists(output)
+        return os.path.lexists(os.path.join(self.root, output))
 
     def _validate(self, stage: StageSpec, execution: Execution) -> None:
         """Run the stage's gates on what its command wrote; a gate that cannot
@@ -358,29 +378,6 @@ class Executor:
             execution.validations = run_stage_gates(self.root, stage.validate)
         except GateError as exc:
             execution.failure = f"validation could not run: {exc.diagnostics()}"
-
-    def _pump(self, stage: str, stream: str, pipe: IO[bytes] | None, sink: bytearray) -> None:
-        if pipe is None:
-            return
-        for raw in iter(pipe.readline, b""):
-            sink.extend(raw)
-            self.observer.output(stage, stream, raw.decode("utf-8", "replace").rstrip("\n"))
-        pipe.close()
-
-    def _kill_children(self) -> None:
-        with self._lock:
-            children = list(self._children)
-        for proc in children:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                continue
-        deadline = time.monotonic() + 5
-        for proc in children:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _blocks(result: StageResult) -> bool:

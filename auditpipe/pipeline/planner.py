@@ -22,6 +22,7 @@ from auditpipe.manifest.predicates import StageRun
 from auditpipe.pipeline.diff import flatten
 from auditpipe.pipeline.params import missing_params
 from auditpipe.pipeline.spec import PipelineSpec, StageSpec, select_params
+from auditpipe.storage import is_url
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,19 @@ class Planner:
     ) -> dict[str, Fingerprint]:
         """Fingerprints of the paths that exist (missing ones are simply absent)."""
         root = self.spec.root
+        urls = [p for p in paths if is_url(p)]
+        paths = [p for p in paths if not is_url(p)]
         present = [p for p in paths if (root / p).exists() or (root / p).is_symlink()]
         # Absolute paths: the current directory may be anywhere inside the repository.
         found = fingerprint_many(
             [str(root / p) for p in present], root=root, cache=self.cache, content=content
         )
-        return {p: fp for p, fp in zip(present, found, strict=True)}
+        result = {p: fp for p, fp in zip(present, found, strict=True)}
+        if urls:
+            from auditpipe.storage.objects import fingerprint_urls
+
+            result.update(fingerprint_urls(urls, content=content))
+        return result
 
     def params_for(self, stage: StageSpec) -> dict[str, Any]:
         return select_params(self.params_doc, stage.params, params_path=self.spec.params_file)

@@ -19,6 +19,7 @@ from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.predicates import (
     CardRef,
     Digest,
+    ExecutorInfo,
     Logs,
     Material,
     PipelineRef,
@@ -29,6 +30,7 @@ from auditpipe.manifest.predicates import (
 from auditpipe.manifest.statement import SignedStatement, Subject, build_statement
 from auditpipe.pipeline import facts
 from auditpipe.pipeline.executor import Execution
+from auditpipe.pipeline.executors.interface import Placement
 from auditpipe.pipeline.planner import Assessment, Planner
 from auditpipe.pipeline.recorder import CODE_SUFFIXES, material, producer_of, sign_and_append
 from auditpipe.pipeline.spec import PipelineSpec, StageSpec
@@ -77,6 +79,7 @@ def stage_run_statement(
     stage_key: str | None = None,
     logs: Logs | None = None,
     validations: Sequence[Validation] = (),
+    executor: ExecutorInfo | None = None,
     guard: SecretGuard | None = None,
     watched: Sequence[str] = (),
     cards: Sequence[CardRef] = (),
@@ -128,6 +131,7 @@ def stage_run_statement(
             runner=facts.runner(),
             cards=list(cards) or None,
             openlineage_run_id=openlineage_run_id,
+            executor=executor,
         )
     except ValidationError as exc:
         from auditpipe.manifest.statement import describe_validation
@@ -203,6 +207,7 @@ class PipelineRecorder:
                 stderr=Digest(sha256=hashlib.sha256(stderr).hexdigest()),
             ),
             validations=execution.validations,
+            executor=_executor_info(execution.placement),
             guard=self.guard,
             watched=[
                 *([self.spec.params_file] if stage.params else []),
@@ -230,3 +235,25 @@ class PipelineRecorder:
             fault = os_fault(exc, verb="write")
             fault.message += f" (run {entry_id[:12]} is recorded; only its log copy is missing)"
             raise fault from exc
+
+
+def _executor_info(placement: Placement | None) -> ExecutorInfo | None:
+    """The signed ``executor`` object; absent for local runs, as before executors existed."""
+    if placement is None:
+        return None
+    try:
+        return ExecutorInfo.model_validate(
+            {
+                "kind": placement.kind,
+                "nodeId": placement.node_id,
+                "address": placement.address,
+                "version": placement.version,
+                "worker": dict(placement.worker) if placement.worker is not None else None,
+            }
+        )
+    except ValidationError as exc:
+        from auditpipe.manifest.statement import describe_validation
+
+        raise ManifestError(
+            f"the executor reported an unusable placement: {describe_validation(exc)}"
+        ) from exc

@@ -42,6 +42,7 @@ from auditpipe.faults import describe as describe_fault
 from auditpipe.pipeline.artifacts import ModelCard, parse_cards
 from auditpipe.pipeline.dag import build_dag, is_within, normalize_path
 from auditpipe.pipeline.outs import OutOptions, parse_outs
+from auditpipe.pipeline.resources import parse_resources, parse_retries
 from auditpipe.pipeline.spec_env import SecretFieldsReader
 from auditpipe.pipeline.stage import PipelineSpec, StageSpec
 from auditpipe.pipeline.yamlpos import (
@@ -55,9 +56,11 @@ from auditpipe.pipeline.yamlpos import (
 
 PIPELINE_FILE = "auditpipe.yaml"
 DEFAULT_PARAMS_FILE = "params.yaml"
-TOP_FIELDS = ("params", "signer", "stages", "secrets", "artifacts")
+TOP_FIELDS = ("params", "signer", "stages", "secrets", "artifacts", "executor")
+EXECUTORS = ("local", "ray")
 STAGE_FIELDS = (
     *("cmd", "deps", "outs", "metrics", "params", "validate", "wdir", "env", "content", "desc"),
+    *("resources", "retries"),
 )
 TEMPLATE_FIELDS = ("foreach", "matrix", "do")
 SIGNERS = ("local", "sigstore", "auto")
@@ -157,7 +160,9 @@ class _Parser(SecretFieldsReader):
 
     # -- the file, stages and expansions ----------------------------------------
 
-    def parse(self, text: str) -> tuple[str, str | None, dict[str, StageSpec], list[str]]:
+    def parse(
+        self, text: str
+    ) -> tuple[str, str | None, dict[str, StageSpec], list[str], str | None]:
         root = compose(text, where=self.where)
         if root is None or is_null(root):
             raise ConfigError(
@@ -174,6 +179,9 @@ class _Parser(SecretFieldsReader):
             signer = self.string(top["signer"][1], "signer")
             if signer not in SIGNERS:
                 raise self.fail(top["signer"][1], f"signer must be one of {', '.join(SIGNERS)}")
+        executor = self.string(top["executor"][1], "executor") if "executor" in top else None
+        if executor is not None and executor not in EXECUTORS:
+            raise self.fail(top["executor"][1], f"executor must be one of {', '.join(EXECUTORS)}")
         stages: dict[str, StageSpec] = {}
         if "stages" in top:
             for name, key_node, body in self.items(top["stages"][1], "stages"):
@@ -187,7 +195,7 @@ class _Parser(SecretFieldsReader):
         self.cards = (
             parse_cards(self, cards[1], lambda n, w: self.path(n, w, None)) if cards else {}
         )
-        return params_file, signer, stages, allow
+        return params_file, signer, stages, allow, executor
 
     def check_name(self, name: str, node: Node) -> None:
         if not name:
@@ -296,7 +304,18 @@ class _Parser(SecretFieldsReader):
             line=line_of(key),
             desc=self.text(node["desc"], "desc", scope) if "desc" in node else None,
             out_options=tuple(sorted(options.items())),
+            resources=MappingProxyType(self.checked_value(node, "resources", parse_resources, {})),
+            retries=self.checked_value(node, "retries", parse_retries, 0),
         )
+
+    def checked_value(self, node: dict[str, Node], field: str, parse: Any, default: Any) -> Any:
+        """``parse(value)`` of an optional field; its ``ValueError`` becomes a ConfigError."""
+        if field not in node:
+            return default
+        try:
+            return parse(self.value(node[field]))
+        except ValueError as exc:
+            raise self.fail(node[field], str(exc)) from exc
 
     def validations(
         self, node: Node | None, what: str, paths: list[str], scope: Scope
@@ -346,7 +365,7 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
         what, hint = describe_fault(exc)
         raise ConfigError(f"cannot read the pipeline file: {what}", path=where, hint=hint) from exc
     parser = _Parser(where)
-    params_file, signer, stages, allow = parser.parse(decode(data, where=where))
+    params_file, signer, stages, allow, executor = parser.parse(decode(data, where=where))
     spec = PipelineSpec(
         path=file,
         root=root,
@@ -356,6 +375,7 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
         sha256=hashlib.sha256(data).hexdigest(),
         secrets_allow=tuple(allow),
         artifacts=MappingProxyType(parser.cards),
+        executor=executor,
     )
     build_dag(spec)
     return spec

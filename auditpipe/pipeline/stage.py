@@ -37,6 +37,9 @@ class StageSpec:
     out_options: tuple[tuple[str, OutOptions], ...] = ()
     env_public: tuple[str, ...] = ()  # declared public / secret (spec_env.py)
     env_secret: tuple[str, ...] = ()
+    # For cluster executors; not in the stage key (see pipeline/resources.py).
+    resources: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    retries: int = 0
     """Options of ``outs``/``metrics`` that differ from the defaults, by path."""
 
     def options(self, path: str) -> OutOptions:
@@ -84,3 +87,5 @@ class PipelineSpec:
     secrets_allow: tuple[str, ...] = ()
     artifacts: Mapping[str, ModelCard] = field(default_factory=lambda: MappingProxyType({}))
     """Model cards (``artifacts:``, pipeline/artifacts.py)."""
+    executor: str | None = None
+    """``executor:`` of the pipeline file (``local`` or ``ray``; None: local)."""
