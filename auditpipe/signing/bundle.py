@@ -108,5 +108,8 @@ def _first_error(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "bundle"
-        return f"{where}: {first['msg']}"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if "padding" in message.lower() or "base64" in message.lower():
+            message = f"not standard padded base64 ({message})"
+        return f"{where}: {message}"
     return str(exc)
