@@ -20,6 +20,7 @@ from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.canonical import canonical_bytes
 from auditpipe.manifest.predicates import StageRun
 from auditpipe.pipeline.diff import flatten
+from auditpipe.pipeline.paramfile import read_params_file
 from auditpipe.pipeline.spec import PipelineSpec, StageSpec, select_params
 
 
@@ -52,6 +53,7 @@ class Planner:
         self.ledger = ledger
         self.params_doc = params_doc
         self.cache = cache
+        self._files: dict[str, dict[str, Any]] = {}  # other params files, read once
 
     def fingerprints(
         self, paths: Sequence[str], *, content: bool = False
@@ -66,7 +68,31 @@ class Planner:
         return {p: fp for p, fp in zip(present, found, strict=True)}
 
     def params_for(self, stage: StageSpec) -> dict[str, Any]:
-        return select_params(self.params_doc, stage.params, params_path=self.spec.params_file)
+        """The values ``stage`` reads: keys of the pipeline's params file as they
+        are, keys of other files (a dvc.yaml's ``{file: [keys]}``) as ``file:key``
+        and a whole other file as ``file``."""
+        found = select_params(
+            self.params_doc, stage.params, params_path=self.spec.params_file, stage=stage.name
+        )
+        for file, keys in stage.param_files:
+            doc = self._params_file(stage, file)
+            if not keys:
+                found[file] = doc
+                continue
+            picked = select_params(doc, keys, params_path=file, stage=stage.name)
+            found.update({f"{file}:{key}": value for key, value in picked.items()})
+        return found
+
+    def _params_file(self, stage: StageSpec, file: str) -> dict[str, Any]:
+        if file not in self._files:
+            if file == self.spec.params_file:
+                self._files[file] = dict(self.params_doc)
+            else:
+                self._files[file] = read_params_file(
+                    self.spec.root / file,
+                    missing_hint=f"create {file}, or remove it from the params of {stage.name!r}",
+                )
+        return self._files[file]
 
     def suites_for(self, stage: StageSpec) -> dict[str, str]:
         suites = sorted({suite for _data, suite in stage.validate})
@@ -81,6 +107,9 @@ class Planner:
 
     def assess(self, stage: StageSpec, *, force: bool = False) -> Assessment:
         """Is ``stage`` up to date right now? If not, why not."""
+        if stage.frozen and not force:
+            # DVC's frozen: never re-run and nothing checked, whatever changed.
+            return Assessment(stage.name, None, True, reasons=("frozen",))
         deps = self.fingerprints(stage.deps, content=stage.content)
         missing = [d for d in stage.deps if d not in deps]
         params = self.params_for(stage)
@@ -104,6 +133,8 @@ class Planner:
 
         if force:
             return verdict(False, None, ["forced"])
+        if stage.always_changed:
+            return verdict(False, None, ["always changed"])
         candidates = self._runs(self.ledger.ids_for_stage_key(key), stage.name)
         outputs = self.fingerprints(stage.all_outputs)
         for entry, _run in candidates:

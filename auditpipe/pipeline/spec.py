@@ -81,11 +81,23 @@ class StageSpec:
     content: bool
     line: int
     desc: str | None = None
+    frozen: bool = False
+    """Never re-run (DVC's ``frozen``): the stage counts as up to date as it is."""
+    always_changed: bool = False
+    """Always re-run (DVC's ``always_changed``); its downstream follows its outputs."""
+    param_files: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Params read from files other than the pipeline's: ``(file, keys)``, no keys = all."""
+    plots: tuple[str, ...] = ()
+    """Plot files the stage writes (outputs, like ``metrics``)."""
+    reads_metrics: tuple[str, ...] = ()
+    """Metrics files inside the stage's outputs (a dvc.yaml's top-level ``metrics:``)."""
+    source: str | None = None
+    """The file that declared the stage, when it is not the pipeline file (a dvc.yaml)."""
 
     @property
     def all_outputs(self) -> tuple[str, ...]:
-        """``outs`` then ``metrics``: everything the stage writes."""
-        return self.outs + self.metrics
+        """``outs``, ``metrics`` then ``plots``: everything the stage writes."""
+        return self.outs + self.metrics + self.plots
 
     def definition(self) -> dict[str, Any]:
         """The expanded definition as JSON-able data, for the stage key.
@@ -104,6 +116,10 @@ class StageSpec:
             "validate": [list(pair) for pair in self.validate],
             "env": sorted(self.env),
             "content": self.content,
+            # Fields newer than the key format enter it only when used, so the
+            # key of a stage written without them never changes.
+            **({"paramFiles": [[f, list(k)] for f, k in self.param_files]} if self.param_files else {}),
+            **({"plots": sorted(self.plots)} if self.plots else {}),
         }
 
 
@@ -117,6 +133,12 @@ class PipelineSpec:
     signer: str | None
     stages: Mapping[str, StageSpec]
     sha256: str
+    files: tuple[str, ...] = ()
+    """The dvc.yaml files read, repo-relative, when the pipeline comes from DVC."""
+    metrics: tuple[str, ...] = ()
+    """Top-level ``metrics:`` files (a dvc.yaml's), repo-relative."""
+    plots: tuple[Mapping[str, Any], ...] = ()
+    """Plot definitions: ``{"id", "files": {path: y}, "x", "template", ...}``."""
 
 
 def _render(value: Scalar) -> str:
@@ -361,6 +383,12 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
     graph-level problems :func:`auditpipe.pipeline.dag.build_dag` finds.
     """
     root = root.resolve()
+    from auditpipe.pipeline.dvc.project import DVC_FILE, is_dvc_project, load_dvc_pipeline
+
+    if path is None and not (root / PIPELINE_FILE).exists() and is_dvc_project(root):
+        return load_dvc_pipeline(root)
+    if path is not None and path.name == DVC_FILE:
+        return load_dvc_pipeline(root)
     file = root / PIPELINE_FILE if path is None else path.absolute()
     file = file.parent.resolve() / file.name
     where = display_path(file)
