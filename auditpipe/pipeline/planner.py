@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from auditpipe.fingerprint import Fingerprint, StatCache, fingerprint_many
@@ -119,7 +120,7 @@ class Planner:
                 stage.name,
                 None,
                 False,
-                reasons=tuple(f"dependency {d} is missing" for d in missing),
+                reasons=tuple(_missing(self.spec.root, d) for d in missing),
                 deps=deps,
                 params=params,
                 suites=suites,
@@ -257,6 +258,16 @@ def _definition_reasons(stage: StageSpec, run: StageRun) -> list[str]:
     if not reasons:
         reasons.append("stage definition changed: wdir, env or content (not recorded in runs)")
     return reasons
+
+
+def _missing(root: Path, dep: str) -> str:
+    """Why a dependency is missing, and what to do when DVC tracks it."""
+    parts = dep.split("/")
+    for i in range(len(parts), 0, -1):
+        tracker = "/".join(parts[:i]) + ".dvc"
+        if (root / tracker).is_file():
+            return f"dependency {dep} is missing (tracked by {tracker}: run `dvc pull`)"
+    return f"dependency {dep} is missing"
 
 
 def _show(value: Any) -> str:
