@@ -385,8 +385,14 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
     root = root.resolve()
     from auditpipe.pipeline.dvc.project import DVC_FILE, is_dvc_project, load_dvc_pipeline
 
-    if path is None and not (root / PIPELINE_FILE).exists() and is_dvc_project(root):
-        return load_dvc_pipeline(root)
+    if path is None and is_dvc_project(root):
+        # A DVC project: dvc.yaml defines the stages; auditpipe.yaml only overlays.
+        spec = load_dvc_pipeline(root)
+        if (root / PIPELINE_FILE).exists():
+            from auditpipe.pipeline.dvc.overlay import apply_overlay
+
+            spec = apply_overlay(spec, root / PIPELINE_FILE)
+        return spec
     if path is not None and path.name == DVC_FILE:
         return load_dvc_pipeline(root)
     file = root / PIPELINE_FILE if path is None else path.absolute()

@@ -126,9 +126,6 @@ def test_example_get_started(tmp_path: Path, isolated_env: Path, dvc: Path) -> N
     # a command change with the same output: only that stage
     twin.edit(_replace("dvc.yaml", "model.pkl data/features\n", "model.pkl  data/features\n"))
     _same(twin, {"train"})
-    # a missing output: its stage re-runs, nothing else (same bytes again)
-    twin.edit(lambda root: (root / "model.pkl").unlink())
-    _same(twin, {"train"})
     # a file inside a directory dependency changes: the stages downstream of it
     twin.edit(lambda root: (root / "data/features/part.txt").write_text("tampered"))
     _same(twin, {"featurize"})  # featurize restores its output; downstream sees the same bytes
@@ -149,14 +146,14 @@ stages:
       params:
         - config.toml: [train.epochs]
         - knobs.py: [Knobs.depth]
-      outs: [out/${item}.txt]
+      outs: ["out/${item}.txt"]
   grid:
     matrix:
       model: ${models}
       size: [1, 2]
     cmd: python3 src/step.py grid/${item.model}-${item.size}.txt data.txt -- ${item.size}
     deps: [data.txt]
-    outs: [grid/${item.model}-${item.size}.txt]
+    outs: ["grid/${item.model}-${item.size}.txt"]
   report:
     wdir: sub
     cmd: python3 ../src/step.py report.txt ../out/a.txt
@@ -164,6 +161,11 @@ stages:
     params:
       - ../whole.json:
     outs: [report.txt]
+  uncached:
+    cmd: python3 src/step.py uncached.txt data.txt
+    deps: [data.txt]
+    outs:
+      - uncached.txt: {cache: false}
   clock:
     cmd: python3 src/step.py clock.txt data.txt
     deps: [data.txt]
@@ -198,7 +200,7 @@ def test_templating_params_files_frozen_always_changed(
     twin = Twin(tmp_path, dvc, files)
     gens = {"gen@a", "gen@b"}
     grid = {"grid@a-1", "grid@a-2", "grid@b-1", "grid@b-2"}
-    _same(twin, gens | grid | {"report", "clock", "after_clock"})
+    _same(twin, gens | grid | {"report", "uncached", "clock", "after_clock"})
     _same(twin, {"clock"})  # no-op: only the always_changed stage; its output is the same
     twin.edit(_replace("config.toml", "epochs = 3", "epochs = 4"))
     _same(twin, {"gen@a", "gen@b", "clock"})
@@ -206,9 +208,12 @@ def test_templating_params_files_frozen_always_changed(
     _same(twin, {"gen@a", "gen@b", "clock"})
     twin.edit(_replace("whole.json", '"x": 1', '"x": 2'))
     _same(twin, {"report", "clock"})
+    # a missing output that no cache can restore: its stage re-runs, nothing else
+    twin.edit(lambda root: (root / "uncached.txt").unlink())
+    _same(twin, {"uncached", "clock"})
     # the frozen stage's dependency changes: it stays as it is under both tools
     twin.edit(_replace("data.txt", "data", "data2"))
-    _same(twin, gens | grid | {"report", "clock", "after_clock"})
+    _same(twin, gens | grid | {"report", "uncached", "clock", "after_clock"})
 
 
 def test_cycle_and_missing_param_fail_under_both(

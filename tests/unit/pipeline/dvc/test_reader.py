@@ -213,3 +213,59 @@ def test_bad_input_names_file_line_and_what_to_do(
     assert message in error.message
     if hint is not None:
         assert error.hint is not None and hint in error.hint
+
+
+def test_auditpipe_yaml_overlays_dvc_stages_by_name(tmp_path: Path) -> None:
+    _gen(
+        tmp_path,
+        {
+            "dvc.yaml": """\
+stages:
+  prep:
+    cmd: prep
+    outs: [clean.csv]
+  train:
+    foreach: [1, 2]
+    do:
+      cmd: train ${item}
+      deps: [clean.csv]
+      outs: ["m${item}.bin"]
+""",
+            "auditpipe.yaml": """\
+signer: local
+stages:
+  prep:
+    validate: {clean.csv: suites/clean.json}
+  train@2:
+    env: [SEED]
+  train:
+    content: true
+""",
+        },
+    )
+    plain = load_pipeline(tmp_path, tmp_path / "dvc.yaml")
+    spec = load_pipeline(tmp_path)
+    assert spec.signer == "local"
+    assert spec.stages["prep"].validate == (("clean.csv", "suites/clean.json"),)
+    assert spec.stages["train@2"].env == ("SEED",)
+    assert spec.stages["train@1"].env == ()
+    assert spec.stages["train@1"].content and spec.stages["train@2"].content
+    assert spec.sha256 != plain.sha256  # the overlay is part of the pipeline's identity
+    assert spec.files == ("dvc.yaml", "auditpipe.yaml")
+
+
+@pytest.mark.parametrize(
+    ("overlay", "line", "message"),
+    [
+        ("stages:\n  prepp:\n    env: [X]\n", 2, "stage 'prepp' is not in the DVC pipeline"),
+        ("stages:\n  prep:\n    cmd: other\n", 3, "'cmd' cannot be set"),
+        ("params: p.yaml\n", 1, "'params' has no place in an overlay"),
+    ],
+)
+def test_bad_overlay(tmp_path: Path, overlay: str, line: int, message: str) -> None:
+    _gen(tmp_path, {"dvc.yaml": "stages:\n  prep:\n    cmd: prep\n", "auditpipe.yaml": overlay})
+    with pytest.raises(ConfigError) as caught:
+        load_pipeline(tmp_path)
+    assert caught.value.path is not None and caught.value.path.endswith("auditpipe.yaml")
+    assert caught.value.line == line
+    assert message in caught.value.message
