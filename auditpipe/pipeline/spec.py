@@ -118,7 +118,11 @@ class StageSpec:
             "content": self.content,
             # Fields newer than the key format enter it only when used, so the
             # key of a stage written without them never changes.
-            **({"paramFiles": [[f, list(k)] for f, k in self.param_files]} if self.param_files else {}),
+            **(
+                {"paramFiles": [[f, list(k)] for f, k in self.param_files]}
+                if self.param_files
+                else {}
+            ),
             **({"plots": sorted(self.plots)} if self.plots else {}),
         }
 

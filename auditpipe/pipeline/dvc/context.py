@@ -66,7 +66,7 @@ class Context:
         if not path.is_file():
             raise ResolveProblem(
                 f"vars file {rel} does not exist",
-                hint=f"create {rel} or remove it from vars (paths are relative to the stage's wdir)",
+                hint=f"create {rel} or remove it from vars (relative to the dvc.yaml or wdir)",
             )
         data = read_params_file(path)
         if keys is not None:

@@ -85,7 +85,9 @@ def _overlay(reader: _Parser, stage: StageSpec, body: object, hint: str) -> Stag
         validate = reader.validations(node["validate"], f"stage {stage.name!r}", paths, None)
     env = stage.env
     if "env" in node:
-        env = tuple(dict.fromkeys(reader.checked(node["env"], "env", None, ENV_NAME, "a variable name")))
+        env = tuple(
+            dict.fromkeys(reader.checked(node["env"], "env", None, ENV_NAME, "a variable name"))
+        )
     content = stage.content
     if "content" in node:
         value = reader.value(node["content"])

@@ -23,6 +23,7 @@ from auditpipe.pipeline.dag import normalize_path
 from auditpipe.pipeline.dvc.context import Context, ResolveProblem, as_config_error
 from auditpipe.pipeline.spec import DEFAULT_PARAMS_FILE, StageSpec
 from auditpipe.pipeline.yamlpos import NodeReader, compose, decode, describe, is_null, line_of
+from auditpipe.suggest import did_you_mean
 
 TOP_FIELDS = ("stages", "vars", "params", "metrics", "plots", "artifacts", "datasets")
 STAGE_FIELDS = (
@@ -85,6 +86,13 @@ class DvcReader(NodeReader):
             raise self.fail(
                 node, f"{what} {raw!r} {exc}", hint="paths are relative to the stage's wdir"
             ) from exc
+
+    def unknown(self, node: Node, option: str, owner: str, allowed: tuple[str, ...]) -> ConfigError:
+        return self.fail(
+            node,
+            f"unknown option {option!r} of {owner}; allowed: {', '.join(allowed)}",
+            hint=did_you_mean(option, allowed),
+        )
 
     def flag(self, node: Node, ctx: Context, what: str) -> bool:
         value = self.resolve(node, ctx, what)
@@ -187,7 +195,7 @@ class DvcReader(NodeReader):
         if "matrix" in fields:
             if "do" in fields:
                 raise self.fail(
-                    fields["do"][0], f"a matrix stage takes its fields directly, not under 'do:'"
+                    fields["do"][0], "a matrix stage takes its fields directly, not under 'do:'"
                 )
             node = fields["matrix"][1]
             axes: dict[str, list[Any]] = {}
@@ -296,10 +304,7 @@ class DvcReader(NodeReader):
                     raise self.fail(entry, f"the options of {what} {path!r} must be a mapping")
                 for option in options or {}:
                     if option not in allowed:
-                        raise self.fail(
-                            entry,
-                            f"unknown option {option!r} of {what} {path!r}; allowed: {', '.join(allowed)}",
-                        )
+                        raise self.unknown(entry, option, f"{what} {path!r}", allowed)
                 value = path
             found.append(self.repo_path(wdir, value, entry, f"{what} entry"))
         return found
@@ -353,10 +358,7 @@ class DvcReader(NodeReader):
             raise self.fail(node, f"plot {plot_id!r} must map to its options")
         for option in props:
             if option not in PLOT_OPTIONS:
-                raise self.fail(
-                    node,
-                    f"unknown option {option!r} of plot {plot_id!r}; allowed: {', '.join(PLOT_OPTIONS)}",
-                )
+                raise self.unknown(node, option, f"plot {plot_id!r}", PLOT_OPTIONS)
         y = props.get("y")
         files: dict[str, Any] = {}
         if isinstance(y, dict):

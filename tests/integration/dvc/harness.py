@@ -15,9 +15,9 @@ import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 CACHE = Path(os.environ.get("AUDITPIPE_TEST_CACHE", Path.home() / ".cache" / "auditpipe-tests"))
 DVC_VERSION = os.environ.get("AUDITPIPE_TEST_DVC", "dvc==3.67.1")
@@ -104,9 +104,15 @@ class Twin:
     def repro(self) -> tuple[Outcome, Outcome]:
         """``dvc repro`` and ``auditpipe run``: exit codes and the stages each executed."""
         proc = subprocess.run(
-            [str(self.dvc), "repro", "--no-run-cache"], cwd=self.dvc_root, env=self.env, capture_output=True, text=True
+            [str(self.dvc), "repro", "--no-run-cache"],
+            cwd=self.dvc_root,
+            env=self.env,
+            capture_output=True,
+            text=True,
         )
-        ours = Outcome(proc.returncode, set(RUNNING.findall(proc.stdout)), proc.stdout + proc.stderr)
+        ours = Outcome(
+            proc.returncode, set(RUNNING.findall(proc.stdout)), proc.stdout + proc.stderr
+        )
         before = self._entries()
         proc = subprocess.run(
             [sys.executable, "-m", "auditpipe", "run"],

@@ -82,7 +82,9 @@ train: {seed: 20170428, n_est: 50, min_split: 0.01}
 
 
 def _data() -> str:
-    rows = [f"<row Id='{i}' Body='{hashlib.sha256(str(i).encode()).hexdigest()}'/>" for i in range(50)]
+    rows = [
+        f"<row Id='{i}' Body='{hashlib.sha256(str(i).encode()).hexdigest()}'/>" for i in range(50)
+    ]
     return "<posts>\n" + "\n".join(rows) + "\n</posts>\n"
 
 
