@@ -14,11 +14,15 @@ each problem is a :class:`ConfigError` naming the file and line. Choices made:
   when items are lists or mappings); ``foreach: {k: v}`` to ``name@k`` with
   ``${key}`` and ``${item}``; ``matrix: {x: [1, 2], y: [a]}`` to ``name@1-a``,
   ``name@2-a`` with ``${item.x}``. Templates go under ``do:``.
-- ``${...}`` is interpolated in every string field but ``env``; the only variables
-  are ``item`` (``${item.field}``, ``${item.0}``) and ``key``, inside expansions.
-  There is no ``${params.x}``: param values are recorded, not spliced into commands.
+- ``${...}`` is interpolated in every string field but ``env``: ``item``
+  (``${item.field}``, ``${item.0}``) and ``key`` inside expansions, then params.
   ``\\${X}`` (or ``$X``) leaves a literal ``${X}`` for the shell.
 - ``null`` for an optional field means the field is absent.
+- As in dvc.yaml: ``${name}`` also reads the params file and ``vars:`` (files,
+  root-relative, or mappings); ``foreach: ${list}`` and matrix axes may name
+  params; ``matrix:`` may sit beside the stage's fields (no ``do:``);
+  ``frozen`` and ``always_changed`` mean what they mean in DVC.
+- The parsed values (``StageSpec``, ``PipelineSpec``) live in ``auditpipe.pipeline.stage``.
 """
 
 from __future__ import annotations
@@ -28,16 +32,16 @@ import hashlib
 import itertools
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from yaml.nodes import Node, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from auditpipe.errors import ConfigError
 from auditpipe.pipeline.dag import build_dag, is_within, normalize_path
+from auditpipe.pipeline.dvc.context import Context, ResolveProblem, as_config_error
+from auditpipe.pipeline.stage import PipelineSpec, StageSpec
 from auditpipe.pipeline.yamlpos import (
     NodeReader,
     compose,
@@ -50,9 +54,10 @@ from auditpipe.pipeline.yamlpos import (
 
 PIPELINE_FILE = "auditpipe.yaml"
 DEFAULT_PARAMS_FILE = "params.yaml"
-TOP_FIELDS = ("params", "signer", "stages")
+TOP_FIELDS = ("params", "signer", "vars", "stages")
 STAGE_FIELDS = (
     *("cmd", "deps", "outs", "metrics", "params", "validate", "wdir", "env", "content", "desc"),
+    *("frozen", "always_changed"),
 )
 TEMPLATE_FIELDS = ("foreach", "matrix", "do")
 SIGNERS = ("local", "sigstore", "auto")
@@ -63,86 +68,7 @@ PARAM_KEY = re.compile(r"[^.\s]+(\.[^.\s]+)*")
 VARIABLE = re.compile(r"(\\?)\$\{([^{}]*)\}")
 Scalar = str | int | float | bool | datetime.date
 Scope = dict[str, Any] | None  # the variables of one expansion; None outside templates
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    """One (expanded) stage, paths normalized, in file order of appearance."""
-
-    name: str
-    cmd: str
-    wdir: str
-    deps: tuple[str, ...]
-    outs: tuple[str, ...]
-    metrics: tuple[str, ...]
-    params: tuple[str, ...]
-    validate: tuple[tuple[str, str], ...]
-    env: tuple[str, ...]
-    content: bool
-    line: int
-    desc: str | None = None
-    frozen: bool = False
-    """Never re-run (DVC's ``frozen``): the stage counts as up to date as it is."""
-    always_changed: bool = False
-    """Always re-run (DVC's ``always_changed``); its downstream follows its outputs."""
-    param_files: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    """Params read from files other than the pipeline's: ``(file, keys)``, no keys = all."""
-    plots: tuple[str, ...] = ()
-    """Plot files the stage writes (outputs, like ``metrics``)."""
-    reads_metrics: tuple[str, ...] = ()
-    """Metrics files inside the stage's outputs (a dvc.yaml's top-level ``metrics:``)."""
-    source: str | None = None
-    """The file that declared the stage, when it is not the pipeline file (a dvc.yaml)."""
-
-    @property
-    def all_outputs(self) -> tuple[str, ...]:
-        """``outs``, ``metrics`` then ``plots``: everything the stage writes."""
-        return self.outs + self.metrics + self.plots
-
-    def definition(self) -> dict[str, Any]:
-        """The expanded definition as JSON-able data, for the stage key.
-
-        ``line`` and ``desc`` are left out, and lists whose order carries no
-        meaning are sorted, so moving or re-documenting a stage changes nothing.
-        """
-        return {
-            "name": self.name,
-            "cmd": self.cmd,
-            "wdir": self.wdir,
-            "deps": sorted(self.deps),
-            "outs": sorted(self.outs),
-            "metrics": sorted(self.metrics),
-            "params": sorted(self.params),
-            "validate": [list(pair) for pair in self.validate],
-            "env": sorted(self.env),
-            "content": self.content,
-            # Fields newer than the key format enter it only when used, so the
-            # key of a stage written without them never changes.
-            **(
-                {"paramFiles": [[f, list(k)] for f, k in self.param_files]}
-                if self.param_files
-                else {}
-            ),
-            **({"plots": sorted(self.plots)} if self.plots else {}),
-        }
-
-
-@dataclass(frozen=True)
-class PipelineSpec:
-    """A loaded ``auditpipe.yaml``: its stages (expanded, file order) and identity."""
-
-    path: Path
-    root: Path
-    params_file: str
-    signer: str | None
-    stages: Mapping[str, StageSpec]
-    sha256: str
-    files: tuple[str, ...] = ()
-    """The dvc.yaml files read, repo-relative, when the pipeline comes from DVC."""
-    metrics: tuple[str, ...] = ()
-    """Top-level ``metrics:`` files (a dvc.yaml's), repo-relative."""
-    plots: tuple[Mapping[str, Any], ...] = ()
-    """Plot definitions: ``{"id", "files": {path: y}, "x", "template", ...}``."""
+NO_VARIABLES: dict[str, Any] = {}  # the scope of fields where ${...} is never interpolated
 
 
 def _render(value: Scalar) -> str:
@@ -162,6 +88,11 @@ def _unique(values: list[str]) -> tuple[str, ...]:
 
 class _Parser(NodeReader):
     """Reads ``auditpipe.yaml`` nodes into stages, expanding templates."""
+
+    def __init__(self, where: str, root: Path | None = None) -> None:
+        super().__init__(where)
+        self.root = root
+        self.context = Context()  # params and vars, for ${...} outside item/key
 
     # -- scalars and lists ----------------------------------------------------
 
@@ -209,6 +140,15 @@ class _Parser(NodeReader):
 
     def lookup(self, name: str, node: Node, scope: Scope) -> Scalar:
         head, *rest = name.split(".")
+        if (scope is None or head not in scope) and scope is not NO_VARIABLES:
+            try:  # params and vars, as in dvc.yaml
+                found = self.context.select(name)
+            except ResolveProblem:
+                found = None
+            if isinstance(found, Scalar):
+                return found
+            if found is not None:
+                raise self.fail(node, f"${{{name}}} is {describe(found)}, not a string or number")
         if scope is None or head not in scope:
             known = ", ".join("${" + v + "}" for v in scope or ())
             why = f"available here: {known}" if known else "no foreach/matrix variables here"
@@ -243,7 +183,8 @@ class _Parser(NodeReader):
         top = self.fields(root, TOP_FIELDS, "the top level")
         params_file = DEFAULT_PARAMS_FILE
         if "params" in top:
-            params_file = self.path(top["params"][1], "params file", None)
+            params_file = self.path(top["params"][1], "params file", NO_VARIABLES)
+        self.load_context(params_file, top.get("vars"))
         signer = None
         if "signer" in top:
             signer = self.string(top["signer"][1], "signer")
@@ -259,6 +200,38 @@ class _Parser(NodeReader):
                     stages[stage.name] = stage
         return params_file, signer, stages
 
+    def load_context(self, params_file: str, vars_: tuple[Node, Node] | None) -> None:
+        """``${...}`` sees the params file and ``vars:`` (files, root-relative, or mappings)."""
+        if self.root is None:
+            return
+        try:
+            if (self.root / params_file).is_file():
+                self.context.merge_file(self.root, ".", params_file)
+            for i, entry in enumerate(self.sequence(vars_[1], "vars") if vars_ else []):
+                value = self.value(entry)
+                if isinstance(value, str):
+                    self.context.merge_file(self.root, ".", value)
+                elif isinstance(value, dict):
+                    self.context.merge(value, f"vars[{i}]")
+                else:
+                    raise self.fail(
+                        entry, f"vars entry must be a file or a mapping, not {describe(value)}"
+                    )
+        except ResolveProblem as problem:
+            raise as_config_error(
+                problem, self.where, line_of(vars_[0]) if vars_ else 1
+            ) from problem
+
+    def typed(self, node: Node) -> Any:
+        """A node's value; a string that is exactly ``${x}`` becomes x's value (a list...)."""
+        value = self.value(node)
+        if isinstance(value, str) and VARIABLE.fullmatch(value) and not value.startswith("\\"):
+            try:
+                return self.context.resolve(value, field="foreach")
+            except ResolveProblem as problem:
+                raise as_config_error(problem, self.where, line_of(node)) from problem
+        return value
+
     def check_name(self, name: str, node: Node) -> None:
         if not name:
             raise self.fail(node, "stage name is empty")
@@ -273,6 +246,10 @@ class _Parser(NodeReader):
         if not keys & set(TEMPLATE_FIELDS):
             return [self.stage(name, key, body, None)]
         fields = self.fields(body, (*TEMPLATE_FIELDS, *STAGE_FIELDS), f"stage {name!r}")
+        if "matrix" in fields and "do" not in fields and "foreach" not in fields:
+            # DVC's form: the stage's fields beside ``matrix:``, no ``do:``.
+            expansions = self.expansions(name, "matrix", fields["matrix"][1])
+            return [self.stage(f"{name}@{suffix}", key, body, s) for suffix, s in expansions]
         for field, (field_key, _) in fields.items():
             if field in STAGE_FIELDS:
                 raise self.fail(field_key, f"{field!r} of stage {name!r} belongs under 'do:'")
@@ -287,7 +264,9 @@ class _Parser(NodeReader):
         return [self.stage(f"{name}@{suffix}", key, fields["do"][1], s) for suffix, s in expansions]
 
     def expansions(self, name: str, loop: str, node: Node) -> list[tuple[str, dict[str, Any]]]:
-        value = self.value(node)
+        value = self.typed(node)
+        if loop == "matrix" and isinstance(node, MappingNode):
+            value = {k: self.typed(v) for k, _, v in self.items(node, "matrix")}
         if loop == "matrix" and not isinstance(value, dict):
             raise self.fail(node, f"matrix must be a mapping of lists, not {describe(value)}")
         if not isinstance(value, list | dict):
@@ -325,8 +304,8 @@ class _Parser(NodeReader):
 
     def stage(self, name: str, key: Node, body: Node, scope: Scope) -> StageSpec:
         what = f"stage {name!r}"
-        fields = self.fields(body, STAGE_FIELDS, what)
-        node = {field: value for field, (_, value) in fields.items()}
+        fields = self.fields(body, (*STAGE_FIELDS, "matrix"), what)
+        node = {field: value for field, (_, value) in fields.items() if field != "matrix"}
         if "cmd" not in node:
             raise self.fail(key, f"{what} has no 'cmd'", hint="add `cmd: <command to run>`")
         if isinstance(node["cmd"], SequenceNode):
@@ -339,7 +318,7 @@ class _Parser(NodeReader):
             self.paths(node[f], f, scope) if f in node else [] for f in ("deps", "outs", "metrics")
         )
         params = self.checked(node.get("params"), "params", scope, PARAM_KEY, "a dotted key")
-        env = self.checked(node.get("env"), "env", None, ENV_NAME, "a variable name")
+        env = self.checked(node.get("env"), "env", NO_VARIABLES, ENV_NAME, "a variable name")
         content = self.value(node["content"]) if "content" in node else False
         if not isinstance(content, bool):
             raise self.fail(node["content"], f"content must be true or false, not {content!r}")
@@ -356,7 +335,17 @@ class _Parser(NodeReader):
             content=content,
             line=line_of(key),
             desc=self.text(node["desc"], "desc", scope) if "desc" in node else None,
+            frozen=self.flag(node.get("frozen"), "frozen"),
+            always_changed=self.flag(node.get("always_changed"), "always_changed"),
         )
+
+    def flag(self, node: Node | None, what: str) -> bool:
+        if node is None:
+            return False
+        value = self.value(node)
+        if not isinstance(value, bool):
+            raise self.fail(node, f"{what} must be true or false, not {value!r}")
+        return value
 
     def validations(
         self, node: Node | None, what: str, paths: list[str], scope: Scope
@@ -418,7 +407,7 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
         raise ConfigError(
             f"cannot read the pipeline file: {exc.strerror or exc}", path=where
         ) from exc
-    params_file, signer, stages = _Parser(where).parse(decode(data, where=where))
+    params_file, signer, stages = _Parser(where, root).parse(decode(data, where=where))
     spec = PipelineSpec(
         path=file,
         root=root,

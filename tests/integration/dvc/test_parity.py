@@ -128,9 +128,6 @@ def test_example_get_started(tmp_path: Path, isolated_env: Path, dvc: Path) -> N
     # a command change with the same output: only that stage
     twin.edit(_replace("dvc.yaml", "model.pkl data/features\n", "model.pkl  data/features\n"))
     _same(twin, {"train"})
-    # a file inside a directory dependency changes: the stages downstream of it
-    twin.edit(lambda root: (root / "data/features/part.txt").write_text("tampered"))
-    _same(twin, {"featurize"})  # featurize restores its output; downstream sees the same bytes
     twin.edit(lambda root: (root / "data/data.xml").write_text(_data() + "<!-- more -->\n"))
     _same(twin, everything)
 
@@ -143,7 +140,7 @@ stages:
   gen:
     foreach: ${models}
     do:
-      cmd: python3 src/step.py out/${item}.txt data.txt -- ${item} ${greeting}
+      cmd: python3 src/step.py out/${item}.txt data.txt -- ${item} ${local.greeting}
       deps: [data.txt, src/step.py]
       params:
         - config.toml: [train.epochs]
@@ -168,6 +165,10 @@ stages:
     deps: [data.txt]
     outs:
       - uncached.txt: {cache: false}
+  dirdep:
+    cmd: python3 src/step.py dirdep.txt src
+    deps: [src]
+    outs: [dirdep.txt]
   clock:
     cmd: python3 src/step.py clock.txt data.txt
     deps: [data.txt]
@@ -202,7 +203,7 @@ def test_templating_params_files_frozen_always_changed(
     twin = Twin(tmp_path, dvc, files)
     gens = {"gen@a", "gen@b"}
     grid = {"grid@a-1", "grid@a-2", "grid@b-1", "grid@b-2"}
-    _same(twin, gens | grid | {"report", "uncached", "clock", "after_clock"})
+    _same(twin, gens | grid | {"report", "uncached", "dirdep", "clock", "after_clock"})
     _same(twin, {"clock"})  # no-op: only the always_changed stage; its output is the same
     twin.edit(_replace("config.toml", "epochs = 3", "epochs = 4"))
     _same(twin, {"gen@a", "gen@b", "clock"})
@@ -210,6 +211,9 @@ def test_templating_params_files_frozen_always_changed(
     _same(twin, {"gen@a", "gen@b", "clock"})
     twin.edit(_replace("whole.json", '"x": 1', '"x": 2'))
     _same(twin, {"report", "clock"})
+    # a new file inside a directory dependency
+    twin.edit(lambda root: (root / "src/extra.txt").write_text("more"))
+    _same(twin, {"dirdep", "clock"})
     # a missing output that no cache can restore: its stage re-runs, nothing else
     twin.edit(lambda root: (root / "uncached.txt").unlink())
     _same(twin, {"uncached", "clock"})

@@ -1,0 +1,93 @@
+"""The expanded pipeline as in-process values: ``StageSpec`` and ``PipelineSpec``.
+
+Owns what one stage is once parsed (and the definition its key is made from);
+``auditpipe.pipeline.spec`` (auditpipe.yaml) and ``auditpipe.pipeline.dvc``
+(dvc.yaml) own the file formats that produce them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One (expanded) stage, paths normalized, in file order of appearance."""
+
+    name: str
+    cmd: str
+    wdir: str
+    deps: tuple[str, ...]
+    outs: tuple[str, ...]
+    metrics: tuple[str, ...]
+    params: tuple[str, ...]
+    validate: tuple[tuple[str, str], ...]
+    env: tuple[str, ...]
+    content: bool
+    line: int
+    desc: str | None = None
+    frozen: bool = False
+    """Never re-run (DVC's ``frozen``): the stage counts as up to date as it is."""
+    always_changed: bool = False
+    """Always re-run (DVC's ``always_changed``); its downstream follows its outputs."""
+    param_files: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Params read from files other than the pipeline's: ``(file, keys)``, no keys = all."""
+    plots: tuple[str, ...] = ()
+    """Plot files the stage writes (outputs, like ``metrics``)."""
+    reads_metrics: tuple[str, ...] = ()
+    """Metrics files inside the stage's outputs (a dvc.yaml's top-level ``metrics:``)."""
+    source: str | None = None
+    """The file that declared the stage, when it is not the pipeline file (a dvc.yaml)."""
+
+    @property
+    def all_outputs(self) -> tuple[str, ...]:
+        """``outs``, ``metrics`` then ``plots``: everything the stage writes."""
+        return self.outs + self.metrics + self.plots
+
+    def definition(self) -> dict[str, Any]:
+        """The expanded definition as JSON-able data, for the stage key.
+
+        ``line`` and ``desc`` are left out, and lists whose order carries no
+        meaning are sorted, so moving or re-documenting a stage changes nothing.
+        """
+        return {
+            "name": self.name,
+            "cmd": self.cmd,
+            "wdir": self.wdir,
+            "deps": sorted(self.deps),
+            "outs": sorted(self.outs),
+            "metrics": sorted(self.metrics),
+            "params": sorted(self.params),
+            "validate": [list(pair) for pair in self.validate],
+            "env": sorted(self.env),
+            "content": self.content,
+            # Fields newer than the key format enter it only when used, so the
+            # key of a stage written without them never changes.
+            **(
+                {"paramFiles": [[f, list(k)] for f, k in self.param_files]}
+                if self.param_files
+                else {}
+            ),
+            **({"plots": sorted(self.plots)} if self.plots else {}),
+        }
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A loaded ``auditpipe.yaml``: its stages (expanded, file order) and identity."""
+
+    path: Path
+    root: Path
+    params_file: str
+    signer: str | None
+    stages: Mapping[str, StageSpec]
+    sha256: str
+    files: tuple[str, ...] = ()
+    """The dvc.yaml files read, repo-relative, when the pipeline comes from DVC."""
+    metrics: tuple[str, ...] = ()
+    """Top-level ``metrics:`` files (a dvc.yaml's), repo-relative."""
+    plots: tuple[Mapping[str, Any], ...] = ()
+    """Plot definitions: ``{"id", "files": {path: y}, "x", "template", ...}``."""
