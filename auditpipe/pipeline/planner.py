@@ -109,7 +109,12 @@ class Planner:
     def assess(self, stage: StageSpec, *, force: bool = False) -> Assessment:
         """Is ``stage`` up to date right now? If not, why not."""
         if stage.frozen and not force:
-            # DVC's frozen: never re-run and nothing checked, whatever changed.
+            # DVC's frozen: never re-run, whatever changed; but its outputs must exist.
+            outputs = self.fingerprints(stage.all_outputs)
+            lost = [p for p in stage.all_outputs if p not in outputs]
+            if lost:
+                why = f"frozen, but output {lost[0]} is missing: restore it or unfreeze the stage"
+                return Assessment(stage.name, None, False, reasons=(why,))
             return Assessment(stage.name, None, True, reasons=("frozen",))
         deps = self.fingerprints(stage.deps, content=stage.content)
         missing = [d for d in stage.deps if d not in deps]

@@ -182,7 +182,7 @@ stages:
     cmd: python3 src/step.py frozen.txt data.txt -- frozen
     deps: [data.txt]
     outs: [frozen.txt]
-    frozen: true
+    frozen: false
 """
 
 
@@ -203,7 +203,9 @@ def test_templating_params_files_frozen_always_changed(
     twin = Twin(tmp_path, dvc, files)
     gens = {"gen@a", "gen@b"}
     grid = {"grid@a-1", "grid@a-2", "grid@b-1", "grid@b-2"}
-    _same(twin, gens | grid | {"report", "uncached", "dirdep", "clock", "after_clock"})
+    _same(
+        twin, gens | grid | {"report", "uncached", "dirdep", "clock", "after_clock", "frozen_one"}
+    )
     _same(twin, {"clock"})  # no-op: only the always_changed stage; its output is the same
     twin.edit(_replace("config.toml", "epochs = 3", "epochs = 4"))
     _same(twin, {"gen@a", "gen@b", "clock"})
@@ -218,6 +220,7 @@ def test_templating_params_files_frozen_always_changed(
     twin.edit(lambda root: (root / "uncached.txt").unlink())
     _same(twin, {"uncached", "clock"})
     # the frozen stage's dependency changes: it stays as it is under both tools
+    twin.edit(_replace("dvc.yaml", "frozen: false", "frozen: true"))
     twin.edit(_replace("data.txt", "data", "data2"))
     _same(twin, gens | grid | {"report", "uncached", "clock", "after_clock"})
 
@@ -238,6 +241,15 @@ stages:
 """
     twin = Twin(tmp_path / "cycle", dvc, {"dvc.yaml": cycle, "src/step.py": STEP})
     _same(twin, set(), failed=True)
+    frozen = """\
+stages:
+  one:
+    cmd: python3 src/step.py a.txt
+    outs: [a.txt]
+    frozen: true
+"""
+    twin = Twin(tmp_path / "frozen", dvc, {"dvc.yaml": frozen, "src/step.py": STEP})
+    _same(twin, set(), failed=True)  # frozen with its output missing: an error in DVC too
     missing = """\
 stages:
   one:
