@@ -18,6 +18,7 @@ from auditpipe.cli import (  # noqa: F401  (registers commands)
     gate_cmds,
     ledger_cmds,
     pipeline_cmds,
+    plots_cmds,
     policy_cmds,
     report_cmds,
     setup_cmds,
