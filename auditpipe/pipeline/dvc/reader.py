@@ -183,10 +183,9 @@ class DvcReader(NodeReader):
                 pairs = [(_to_name(k), {"key": k, "item": v}) for k, v in iterable.items()]
             elif isinstance(iterable, list):
                 composite = any(isinstance(v, list | dict) for v in iterable)
-                pairs = [
-                    (str(i) if composite else _to_name(v), {"key": i, "item": v})
-                    for i, v in enumerate(iterable)
-                ]
+                names = [str(i) if composite else _to_name(v) for i, v in enumerate(iterable)]
+                # As in DVC, ${key} is the generated name: the value, or the index.
+                pairs = [(n, {"key": n, "item": v}) for n, v in zip(names, iterable, strict=True)]
             else:
                 raise self.fail(
                     node, f"foreach must be a list or a mapping, not {describe(iterable)}"
@@ -211,7 +210,7 @@ class DvcReader(NodeReader):
                     for axis, (i, v) in zip(axes, combo, strict=True)
                 ]
                 item = {axis: v for axis, (_, v) in zip(axes, combo, strict=True)}
-                combos.append(("-".join(parts), {"item": item}))
+                combos.append(("-".join(parts), {"key": "-".join(parts), "item": item}))
             return self.expand(name, key, body, ctx, combos, node)
         if "do" in fields:
             raise self.fail(fields["do"][0], f"'do:' of {what} needs foreach")

@@ -225,7 +225,7 @@ def test_templating_params_files_frozen_always_changed(
     _same(twin, gens | grid | {"report", "uncached", "clock", "after_clock"})
 
 
-def test_cycle_and_missing_param_fail_under_both(
+def test_cycle_overlap_failing_list_frozen_missing_param_fail_under_both(
     tmp_path: Path, isolated_env: Path, dvc: Path
 ) -> None:
     cycle = """\
@@ -241,6 +241,31 @@ stages:
 """
     twin = Twin(tmp_path / "cycle", dvc, {"dvc.yaml": cycle, "src/step.py": STEP})
     _same(twin, set(), failed=True)
+    overlap = """\
+stages:
+  one:
+    cmd: python3 src/step.py a.txt
+    outs: [a.txt]
+  two:
+    cmd: python3 src/step.py a.txt
+    outs: [a.txt]
+"""
+    twin = Twin(tmp_path / "overlap", dvc, {"dvc.yaml": overlap, "src/step.py": STEP})
+    _same(twin, set(), failed=True)
+    failing = """\
+stages:
+  one:
+    cmd:
+      - python3 src/step.py a.txt
+      - python3 -c "raise SystemExit(3)"
+    outs: [a.txt]
+  two:
+    cmd: python3 src/step.py b.txt a.txt
+    deps: [a.txt]
+    outs: [b.txt]
+"""
+    twin = Twin(tmp_path / "failing", dvc, {"dvc.yaml": failing, "src/step.py": STEP})
+    _same(twin, {"one"}, failed=True)  # the list stops at its failure; downstream never starts
     frozen = """\
 stages:
   one:
