@@ -8,6 +8,7 @@ unreachable, so a small one is generated) and the scenarios of DVC's
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,16 @@ def _same(twin: Twin, expected: set[str], *, failed: bool = False) -> None:
     assert (ours.code != 0) == failed, ours.output
     assert theirs.executed == expected, theirs.output
     assert ours.executed == theirs.executed, ours.output
+
+
+def _lose(rel: str):  # type: ignore[no-untyped-def]
+    """Delete an output and every cached copy (DVC would check a cached one out)."""
+
+    def change(root: Path) -> None:
+        (root / rel).unlink()
+        shutil.rmtree(root / ".dvc" / "cache", ignore_errors=True)
+
+    return change
 
 
 def _replace(rel: str, old: str, new: str):  # type: ignore[no-untyped-def]
@@ -217,7 +228,7 @@ def test_templating_params_files_frozen_always_changed(
     twin.edit(lambda root: (root / "src/extra.txt").write_text("more"))
     _same(twin, {"dirdep", "clock"})
     # a missing output that no cache can restore: its stage re-runs, nothing else
-    twin.edit(lambda root: (root / "uncached.txt").unlink())
+    twin.edit(_lose("uncached.txt"))
     _same(twin, {"uncached", "clock"})
     # the frozen stage's dependency changes: it stays as it is under both tools
     twin.edit(_replace("dvc.yaml", "frozen: false", "frozen: true"))
