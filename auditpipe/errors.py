@@ -9,6 +9,8 @@ The hierarchy (exit code in brackets)::
     ├── SigningError              [2] keyless signing: no credential, expired token, service down
     ├── ManifestError             [2] a statement or bundle that cannot be built or parsed
     ├── FingerprintError          [2] a path that cannot be fingerprinted
+    ├── SecretError               [2] a value that looks like a secret would enter the record
+    ├── FileSystemError           [2] permission denied, disk full or read-only, a vanished file
     ├── LedgerError               [2] the ledger cannot be read or written
     │   └── EntryNotFound         [2] unknown or ambiguous entry id
     ├── GateError                 [2] a validation gate cannot run
@@ -16,6 +18,8 @@ The hierarchy (exit code in brackets)::
     │   └── GateDataError         [2] the data a gate checks is missing, unreadable or corrupt
     └── CheckFailed               [1] a check said no
         └── VerificationFailed    [1] the ledger or a signature did not verify
+            └── UntrustedSigner   [1] a signer the trust set does not know (evidence
+                                      that never counts, not a broken ledger)
 
 A gate that runs and finds failed expectations is not an error: it is a
 recorded result (``Validation.success`` false, exit 1 from the CLI).
@@ -96,6 +100,18 @@ class FingerprintError(Error):
     """A path cannot be fingerprinted (missing, unreadable, unsafe)."""
 
 
+class SecretError(Error):
+    """A command, param or variable looks like a credential and would be signed
+    into the permanent record; nothing runs and nothing is recorded."""
+
+
+class FileSystemError(Error):
+    """The machine refused: permission denied, a full or read-only disk, too many
+    open files, a file that vanished mid-read (see ``auditpipe.faults``)."""
+
+    errno: int | None = None
+
+
 class LedgerError(Error):
     """The ledger branch cannot be read or written."""
 
@@ -146,3 +162,16 @@ class VerificationFailed(CheckFailed):
         if self.hint:
             text += f"\n{self.hint}"
         return text
+
+
+class UntrustedSigner(VerificationFailed):
+    """The bundle names a signer the trust set does not know.
+
+    Not an integrity failure: the ledger may hold entries by anyone with write
+    access; they are listed as untrusted and never count as evidence.
+    ``signer`` says who the bundle claims (``key <keyid>`` or an identity).
+    """
+
+    def __init__(self, message: str, *, signer: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.signer = signer

@@ -72,6 +72,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AUDITPIPE_CONFIG_DIR", str(config))
     monkeypatch.delenv("AUDITPIPE_PASSPHRASE", raising=False)
     monkeypatch.delenv("AUDITPIPE_KEY", raising=False)
+    monkeypatch.delenv("AUDITPIPE_TRUST_REF", raising=False)
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))

@@ -23,6 +23,7 @@ from auditpipe.cli import (  # noqa: F401  (registers commands)
     report_cmds,
     setup_cmds,
     sync_cmds,
+    trust_cmds,
 )
 from auditpipe.cli.app import app, err
 from auditpipe.errors import Error
@@ -39,6 +40,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Error as exc:
         err.print(f"[bold red]error:[/] {escape(exc.diagnostics())}")
         return exc.exit_code
+    except OSError as exc:
+        # Last resort: modules map OSError where the path is known (auditpipe.faults);
+        # one that escapes still names its path and what to do, never a traceback.
+        from auditpipe.faults import os_fault
+
+        fault = os_fault(exc, verb="use")
+        err.print(f"[bold red]error:[/] {escape(fault.diagnostics())}")
+        return fault.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130

@@ -12,7 +12,10 @@ from auditpipe.cli.app import app, err, out, print_json
 from auditpipe.errors import ConfigError, VerificationFailed
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from auditpipe.ledger.entry import Entry
+    from auditpipe.ledger.verify import Untrusted
 
 
 def _parse_assignment(text: str, option: str) -> tuple[str, Any]:
@@ -59,6 +62,7 @@ def record(
     passphrase_env: str | None = None,
     signer: Literal["local", "sigstore", "auto"] | None = None,
     identity_token: str | None = None,
+    allow_secret: list[str] | None = None,
 ) -> int:
     """Sign and append one stage-run manifest built from facts given here.
 
@@ -90,25 +94,29 @@ def record(
     identity_token
         OIDC identity token for keyless signing (default: $AUDITPIPE_IDENTITY_TOKEN,
         else the CI's ambient credential).
+    allow_secret
+        A param, metric or path that looks like a secret but is not one, or `cmd`
+        (repeatable); see "Secrets" in the README.
     """
-    from auditpipe.pipeline.recorder import RunFacts, build, sign_and_append
+    from auditpipe.ledger.ledger import Ledger
+    from auditpipe.pipeline.recorder import RunFacts, build, check_secrets, sign_and_append
     from auditpipe.signing.factory import signer_for
 
     params = _nest([_parse_assignment(p, "--param") for p in param or []])
     metrics = _nest([_parse_assignment(m, "--metric") for m in metric or []])
-    from auditpipe.ledger.ledger import Ledger
-
+    facts = RunFacts(
+        stage=stage,
+        command=cmd,
+        deps=dep or [],
+        outs=out_ or [],
+        params=params,
+        metrics=metrics,
+        exit_code=exit_code,
+        allow=frozenset(allow_secret or ()),
+    )
+    check_secrets(facts)  # before the key is unlocked or the ledger opened
     with Ledger.open() as ledger:
         signing = signer_for(ledger.workspace, key, passphrase_env, signer, identity_token)
-        facts = RunFacts(
-            stage=stage,
-            command=cmd,
-            deps=dep or [],
-            outs=out_ or [],
-            params=params,
-            metrics=metrics,
-            exit_code=exit_code,
-        )
         statement = build(ledger, facts)
         entry_id = sign_and_append(ledger, signing, statement)
     out.print(entry_id)
@@ -225,14 +233,19 @@ def show(entry_id: str, /, *, json: bool = False) -> int:
     return 0
 
 
-def verify_ledger_command(json: bool) -> int:
-    """``auditpipe verify --ledger``: the whole branch, every rule, every entry."""
+def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
+    """``auditpipe verify --ledger``: the whole branch, every rule, every entry.
+
+    Entries by signers the trust set does not know are listed, never failures.
+    """
+    from auditpipe.cli.trust_cmds import open_trust_root, trust_line
     from auditpipe.ledger.ledger import Ledger
     from auditpipe.ledger.verify import verify_ledger
     from auditpipe.signing.factory import verifier_for
 
     with Ledger.open() as book:
-        report = verify_ledger(book.store, verifier_for(book.workspace))
+        trust = open_trust_root(book.workspace, trust_ref, quiet=json)
+        report = verify_ledger(book.store, verifier_for(trust))
     if json:
         print_json(
             {
@@ -245,6 +258,8 @@ def verify_ledger_command(json: bool) -> int:
                     {"entry": p.entry, "commit": p.commit, "message": p.message}
                     for p in report.problems
                 ],
+                "untrusted": untrusted_json(report.untrusted),
+                "trust": trust.as_json(),
             }
         )
         return 0 if report.ok else 1
@@ -258,8 +273,21 @@ def verify_ledger_command(json: bool) -> int:
         or "none"
     )
     head = report.head[:12] if report.head else "-"
+    untrusted = f", {len(report.untrusted)} untrusted" if report.untrusted else ""
     out.print(
-        f"ledger OK: {report.entries} entries in {report.commits} commits, "
+        f"ledger OK: {report.entries} entries in {report.commits} commits{untrusted}, "
         f"head {head}, signers {signers}"
     )
+    print_untrusted(report.untrusted)
+    out.print(trust_line(trust))
     return 0
+
+
+def untrusted_json(untrusted: Sequence[Untrusted]) -> list[dict[str, str]]:
+    return [{"entry": u.entry, "signer": u.signer, "message": u.message} for u in untrusted]
+
+
+def print_untrusted(untrusted: Sequence[Untrusted]) -> None:
+    """List entries by unknown signers: valid history that never counts as evidence."""
+    for u in untrusted:
+        out.print(f"  untrusted: {u.entry} ({escape(u.message)}); it never counts as evidence")

@@ -49,12 +49,14 @@ def _planner(workspace: Any, spec: Any) -> Iterator[tuple[Any, Any]]:
 
 
 class _Console:
-    """Prints stage output with a prefix and a summary table at the end; auditpipe's
+    """Prints stage output with a prefix (secret variables' values redacted, as in
+    the kept logs: CI logs are kept too) and a summary table at the end; auditpipe's
     own slow work (loading GX, running gates) shows as progress on stderr."""
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
         from auditpipe.cli.progress import Heartbeat
 
+        self.secrets = secrets
         self.progress = Heartbeat()
 
     def working(self, stage: str, what: str | None) -> None:
@@ -68,6 +70,8 @@ class _Console:
 
     def output(self, stage: str, stream: str, line: str) -> None:
         target = err if stream == "stderr" else out
+        for value in self.secrets:
+            line = line.replace(value, "[REDACTED]")
         target.print(f"[dim]{escape(stage)} |[/] {escape(line)}")
 
     def stage_finished(self, result: StageResult) -> None:
@@ -119,6 +123,7 @@ def run(
     identity_token: str | None = None,
     push: bool = False,
     remote: str = "origin",
+    allow_secret: list[str] | None = None,
 ) -> int:
     """Run the stages that are not up to date; sign every run into the ledger.
 
@@ -148,14 +153,25 @@ def run(
         Afterwards, push the ledger to the remote (failed runs are evidence too).
     remote
         The git remote --push sends to.
+    allow_secret
+        A key (param path, variable, `stages.NAME.cmd`) that looks like a secret but
+        is not one (repeatable); adds to `secrets: allow:` in auditpipe.yaml.
     """
     from auditpipe.pipeline.executor import Executor
+    from auditpipe.pipeline.preflight import check_secrets, secret_values
     from auditpipe.pipeline.recording import PipelineRecorder
     from auditpipe.signing.factory import signer_for
 
     workspace, spec, dag = _load()
     order = _order(dag, stages)
     with _planner(workspace, spec) as (ledger, planner):
+        # Before any command runs: a secret found after the run would leave it unrecorded.
+        guard = check_secrets(spec, order, planner.params_doc, allow_secret or ())
+        if not dry_run:
+            from auditpipe.ledger.state import writer_lock
+
+            with writer_lock(workspace.state_dir):  # an unwritable .git fails before any command
+                pass
         signing = (
             None
             if dry_run
@@ -169,8 +185,9 @@ def run(
             planner,
             signing,  # type: ignore[arg-type]
             state_dir=workspace.state_dir,
+            guard=guard,
         )
-        console = _Console()
+        console = _Console(secret_values(spec, order, guard))
         executor = Executor(
             dag,
             dict(spec.stages),

@@ -22,7 +22,12 @@ def _artifact(workspace: Any, path: str) -> tuple[str, str]:
 
 @app.command
 def verify(
-    artifacts: list[str] | None = None, /, *, ledger: bool = False, json: bool = False
+    artifacts: list[str] | None = None,
+    /,
+    *,
+    ledger: bool = False,
+    trust_ref: str | None = None,
+    json: bool = False,
 ) -> int:
     """Verify a model's provenance, or (with --ledger) the whole ledger.
 
@@ -33,13 +38,17 @@ def verify(
         gate and digest on the way.
     ledger
         Verify the whole ledger branch: append-only history, ids, signatures, index.
+        Entries by signers the trust set does not know are listed as untrusted.
+    trust_ref
+        Read keys and identities from this git revision (e.g. origin/main), never from
+        the working tree (default: $AUDITPIPE_TRUST_REF, else the working tree).
     json
         Print machine-readable output.
     """
     if ledger:
         from auditpipe.cli.ledger_cmds import verify_ledger_command
 
-        return verify_ledger_command(json)
+        return verify_ledger_command(json, trust_ref)
     if not artifacts:
         raise ConfigError(
             "nothing to verify",
@@ -47,6 +56,7 @@ def verify(
             "`auditpipe verify --ledger`",
         )
     from auditpipe.cli.progress import working
+    from auditpipe.cli.trust_cmds import open_trust_root, trust_line
     from auditpipe.ledger.ledger import Ledger
     from auditpipe.policy.render import lineage_json
     from auditpipe.policy.trust import policy_verifier
@@ -54,16 +64,18 @@ def verify(
 
     lineages = []
     with Ledger.open() as book, working("verifying", enabled=not json) as beat:
-        verifier = policy_verifier(book.workspace, None)
+        trust = open_trust_root(book.workspace, trust_ref, quiet=json)
+        verifier = policy_verifier(trust, None)
         for path in artifacts:
             beat.set("main", f"verifying the lineage of {path}")
             rel, digest = _artifact(book.workspace, path)
             lineages.append(walk(book, verifier, rel, digest, root=book.workspace.root))
     if json:
-        print_json([lineage_json(lineage) for lineage in lineages])
+        print_json([{**lineage_json(lineage), "trust": trust.as_json()} for lineage in lineages])
         return 0 if all(lineage.ok for lineage in lineages) else 1
     for lineage in lineages:
         out.print(_tree(lineage))
+    out.print(trust_line(trust))
     failures = [f for lineage in lineages for f in lineage.failures()]
     if failures:
         raise VerificationFailed("provenance verification failed", problems=failures)
@@ -111,16 +123,27 @@ def _tree(lineage: Any) -> Tree:
 
 
 def _decide(
-    policy_path: Path, artifacts: list[str] | None, base: str | None, *, quiet: bool = False
-) -> list[Any]:
+    policy_path: Path,
+    artifacts: list[str] | None,
+    base: str | None,
+    trust_ref: str | None,
+    quiet: bool = False,
+) -> tuple[list[Any], Any, Any]:
+    """(decisions, trust root, loaded policy): the policy read from the trust root."""
     from auditpipe.cli.progress import working
+    from auditpipe.cli.trust_cmds import open_trust_root
     from auditpipe.ledger.ledger import Ledger
     from auditpipe.policy.judge import judge
     from auditpipe.policy.load import load_policy
 
-    loaded = load_policy(policy_path)
-    with Ledger.open() as book, working(f"judging under {policy_path}", enabled=not quiet):
-        return [decision for _lineage, decision in judge(book, loaded, artifacts, base)]
+    with Ledger.open() as book:
+        trust = open_trust_root(
+            book.workspace, trust_ref, base=base, policies=[policy_path], quiet=quiet
+        )
+        loaded = load_policy(policy_path, trust)
+        with working(f"judging under {policy_path}", enabled=not quiet):
+            judged = judge(book, loaded, trust, artifacts, base)
+    return [decision for _lineage, decision in judged], trust, loaded
 
 
 @app.command
@@ -130,6 +153,7 @@ def gate(
     *,
     policy: Path,
     base: str | None = None,
+    trust_ref: str | None = None,
     markdown: Path | None = None,
     json: bool = False,
 ) -> int:
@@ -144,17 +168,23 @@ def gate(
     policy
         The policy file, e.g. policies/default.yaml.
     base
-        A git revision to compare metrics against (no-regression rules).
+        A git revision to compare metrics against (no-regression rules); also the
+        default trust ref.
+    trust_ref
+        Read the policy, keys and identities from this git revision (e.g. origin/main),
+        never from the working tree the change can edit (default: --base, else
+        $AUDITPIPE_TRUST_REF, else the working tree).
     markdown
         Also write the decision as Markdown to this file ($GITHUB_STEP_SUMMARY is used
         automatically when set).
     json
         Print machine-readable output.
     """
+    from auditpipe.cli.trust_cmds import trust_line
     from auditpipe.policy.render import decision_json, decision_text, decisions_markdown
 
-    decisions = _decide(policy, artifacts, base, quiet=json)
-    text = decisions_markdown(decisions)
+    decisions, trust, _loaded = _decide(policy, artifacts, base, trust_ref, quiet=json)
+    text = decisions_markdown(decisions, trust)
     if markdown is not None:
         markdown.write_text(text + "\n", encoding="utf-8")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -162,11 +192,12 @@ def gate(
         with open(summary, "a", encoding="utf-8") as handle:
             handle.write(text + "\n")
     if json:
-        print_json([decision_json(d) for d in decisions])
+        print_json([decision_json(d, trust) for d in decisions])
     else:
         for decision in decisions:
             for line in decision_text(decision):
                 out.print(escape(line))
+        out.print(trust_line(trust))
     return 0 if all(d.allow for d in decisions) else 1
 
 
@@ -177,6 +208,7 @@ def promote(
     *,
     to: str,
     policy: Path,
+    trust_ref: str | None = None,
     key: str | None = None,
     passphrase_env: str | None = None,
 ) -> int:
@@ -192,21 +224,26 @@ def promote(
         The registry stage to promote to (e.g. staging, production).
     policy
         The policy that must allow it.
+    trust_ref
+        Read the policy, keys and identities from this git revision (e.g. origin/main)
+        (default: $AUDITPIPE_TRUST_REF, else the working tree).
     key
         Name of the signing key.
     passphrase_env
         Environment variable holding the key's passphrase.
     """
+    from auditpipe.cli.trust_cmds import trust_line
     from auditpipe.policy.registry import record_promotion
     from auditpipe.policy.render import decision_text
 
-    [decision] = _decide(policy, [artifact], None)
+    [decision], trust, loaded = _decide(policy, [artifact], None, trust_ref)
     for line in decision_text(decision):
         out.print(escape(line))
+    out.print(trust_line(trust))
     if not decision.allow:
         err.print(f"not promoted: policy {decision.policy} denies {decision.artifact}")
         return 1
-    entry_id = record_promotion(decision, to, policy, key, passphrase_env)
+    entry_id = record_promotion(decision, to, policy, loaded.sha256, key, passphrase_env)
     out.print(f"promoted {decision.artifact} to {to}: {entry_id}")
     return 0
 

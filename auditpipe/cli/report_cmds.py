@@ -24,6 +24,7 @@ def report(
     ledger: bool = False,
     since: str | None = None,
     until: str | None = None,
+    trust_ref: str | None = None,
 ) -> int:
     """Write an audit report as PDF: an artifact's lineage, or (--ledger) a period's activity.
 
@@ -50,6 +51,9 @@ def report(
         With --ledger: the first day (YYYY-MM-DD) or instant (RFC 3339) to include.
     until
         With --ledger: the last day (YYYY-MM-DD, inclusive) or instant to include.
+    trust_ref
+        Read the policy, keys and identities from this git revision (e.g. origin/main),
+        never from the working tree (default: $AUDITPIPE_TRUST_REF, else the working tree).
     """
     from auditpipe.ledger.ledger import Ledger
     from auditpipe.report import render
@@ -64,19 +68,21 @@ def report(
         raise ConfigError("--since and --until select a period of the activity report (--ledger)")
     main = "activity.html.j2" if ledger else "report.html.j2"
     dirs = render.template_dirs(template, main)
-    loaded = None
-    if policy is not None:
-        from auditpipe.policy.load import load_policy
-
-        loaded = load_policy(policy)
     from auditpipe.cli.progress import working
+    from auditpipe.cli.trust_cmds import open_trust_root, trust_line
 
     with Ledger.open() as book, working("collecting the evidence") as beat:
+        trust = open_trust_root(book.workspace, trust_ref, policies=[policy] if policy else [])
+        loaded = None
+        if policy is not None:
+            from auditpipe.policy.load import load_policy
+
+            loaded = load_policy(policy, trust)
         document: Any
         if ledger:
             from auditpipe.report.activity import activity_report, period
 
-            document = activity_report(book, period(since, until), loaded)
+            document = activity_report(book, period(since, until), loaded, trust)
             summary = (
                 f"{document.entries} entries, {document.period}, "
                 f"{len(document.failures)} failure(s)"
@@ -85,8 +91,8 @@ def report(
             from auditpipe.report.model import artifact_report, collect
             from auditpipe.report.stamp import stamp
 
-            lineage, decision = collect(book, artifact or "", loaded)
-            document = artifact_report(book, lineage, decision, loaded, stamp(book))
+            lineage, decision = collect(book, artifact or "", loaded, trust)
+            document = artifact_report(book, lineage, decision, loaded, stamp(book), trust)
             under = f" under policy {document.policy.name}" if document.policy else ""
             summary = f"{document.verdict} {document.artifact}{under}"
         beat.set("main", f"rendering {output}")
@@ -99,4 +105,5 @@ def report(
     out.print(f"wrote {escape(str(output))} ({result.pages} pages): {escape(summary)}")
     if html is not None:
         out.print(f"wrote {escape(str(html))}")
+    out.print(trust_line(trust))
     return 0

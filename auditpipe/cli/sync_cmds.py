@@ -7,9 +7,12 @@ from typing import TYPE_CHECKING
 from cyclopts import App
 
 from auditpipe.cli.app import app, err, out, print_json
+from auditpipe.cli.ledger_cmds import print_untrusted, untrusted_json
+from auditpipe.cli.trust_cmds import trust_line
 
 if TYPE_CHECKING:  # imported by the commands themselves: keeps every CLI start fast
     from auditpipe.ledger.sync import SyncResult
+    from auditpipe.trust.root import TrustRoot
 
 ledger_app = App(name="ledger", help="Share the ledger branch through any git remote.")
 app.command(ledger_app)
@@ -35,16 +38,26 @@ def _as_json(result: SyncResult) -> dict[str, object]:
         "sent": result.sent,
         "attempts": result.attempts,
         "entries": result.entries,
+        "untrusted": untrusted_json(result.untrusted),
     }
 
 
-def _sync(verb: str, remote: str, quiet: bool) -> SyncResult:
-    """Run ``pull`` or ``push`` against ``remote`` in the current repository."""
+def _sync(
+    verb: str, remote: str, trust_ref: str | None, quiet: bool
+) -> tuple[SyncResult, TrustRoot]:
+    """Run ``pull`` or ``push`` against ``remote``; (result, where trust came from)."""
+    from auditpipe.cli.trust_cmds import open_trust_root
     from auditpipe.ledger import sync
+    from auditpipe.signing.factory import verifier_for
     from auditpipe.workspace import Workspace
 
+    workspace = Workspace.discover()
+    trust = open_trust_root(workspace, trust_ref, quiet=quiet)
     action = sync.pull if verb == "pull" else sync.push
-    return action(Workspace.discover(), remote, progress=None if quiet else _progress)
+    result = action(
+        workspace, remote, verifier=verifier_for(trust), progress=None if quiet else _progress
+    )
+    return result, trust
 
 
 def _progress(done: int, total: int) -> None:
@@ -53,7 +66,7 @@ def _progress(done: int, total: int) -> None:
 
 
 @ledger_app.command
-def pull(remote: str = "origin", /, *, json: bool = False) -> int:
+def pull(remote: str = "origin", /, *, trust_ref: str | None = None, json: bool = False) -> int:
     """Fetch the remote's ledger and merge it into yours, verified.
 
     Entries only you have are replayed on top of the remote's; nothing is ever
@@ -64,12 +77,16 @@ def pull(remote: str = "origin", /, *, json: bool = False) -> int:
     ----------
     remote
         A remote name (default: origin) or a git URL.
+    trust_ref
+        Judge signers by the keys and identities at this git revision (e.g. origin/main)
+        (default: $AUDITPIPE_TRUST_REF, else the working tree). Entries by unknown
+        signers are accepted and listed as untrusted; they never count as evidence.
     json
         Print machine-readable output.
     """
-    result = _sync("pull", remote, json)
+    result, trusted = _sync("pull", remote, trust_ref, json)
     if json:
-        print_json(_as_json(result))
+        print_json({**_as_json(result), "trust": trusted.as_json()})
     elif result.remote_head is None:
         out.print(f"{remote} has no ledger yet; publish yours with `auditpipe ledger push`")
     elif not result.changed and result.head != result.remote_head:
@@ -81,11 +98,14 @@ def pull(remote: str = "origin", /, *, json: bool = False) -> int:
             f"pulled {result.received} new from {remote}, replayed {result.replayed} local on "
             f"top; ledger OK: {_entries(result.entries)}, head {_short(result.head)}"
         )
+    if not json:
+        print_untrusted(result.untrusted)
+        out.print(trust_line(trusted))
     return 0
 
 
 @ledger_app.command
-def push(remote: str = "origin", /, *, json: bool = False) -> int:
+def push(remote: str = "origin", /, *, trust_ref: str | None = None, json: bool = False) -> int:
     """Publish your ledger to a remote, merging in what others appended first.
 
     Never forces: when someone else appended in between, your entries are
@@ -95,12 +115,16 @@ def push(remote: str = "origin", /, *, json: bool = False) -> int:
     ----------
     remote
         A remote name (default: origin) or a git URL.
+    trust_ref
+        Judge signers by the keys and identities at this git revision (e.g. origin/main)
+        (default: $AUDITPIPE_TRUST_REF, else the working tree). Entries by unknown
+        signers are accepted and listed as untrusted; they never count as evidence.
     json
         Print machine-readable output.
     """
-    result = _sync("push", remote, json)
+    result, trusted = _sync("push", remote, trust_ref, json)
     if json:
-        print_json(_as_json(result))
+        print_json({**_as_json(result), "trust": trusted.as_json()})
     elif result.sent == 0:
         out.print(f"{remote} already has every entry (head {_short(result.head)})")
     else:
@@ -109,4 +133,7 @@ def push(remote: str = "origin", /, *, json: bool = False) -> int:
         out.print(
             f"pushed {_entries(result.sent)} to {remote}{tries}{merged}; head {_short(result.head)}"
         )
+    if not json:
+        print_untrusted(result.untrusted)
+        out.print(trust_line(trusted))
     return 0

@@ -18,6 +18,7 @@ import stat as stat_mod
 from typing import Any, BinaryIO, Literal, NamedTuple, Protocol, runtime_checkable
 
 from auditpipe.errors import FingerprintError
+from auditpipe.faults import describe
 
 StatKind = Literal["file", "directory", "symlink", "fifo", "socket", "device", "other"]
 
@@ -189,4 +190,5 @@ def os_error(exc: OSError, display: str) -> FingerprintError:
         )
     if exc.errno == errno.ELOOP:
         return FingerprintError("too many levels of symbolic links", path=display)
-    return FingerprintError(f"cannot read: {exc.strerror or exc}", path=display)
+    what, hint = describe(exc)
+    return FingerprintError(f"cannot read it: {what}", path=display, hint=hint)

@@ -174,6 +174,16 @@ def _hash_stream(
     return HashResult(digest.hexdigest(), total, job.stat)
 
 
+def _read_error(exc: OSError, job: HashJob) -> FingerprintError:
+    if isinstance(exc, FileNotFoundError):  # it was listed a moment ago
+        return FingerprintError(
+            "the file vanished while it was being fingerprinted",
+            path=job.display,
+            hint="leave the files alone while auditpipe reads them, then run it again",
+        )
+    return os_error(exc, job.display)
+
+
 def hash_file(
     fs: FileSystem,
     job: HashJob,
@@ -192,13 +202,13 @@ def hash_file(
                 current = fs.lstat(job.path)
                 moved = fs.realpath(job.path) != job.path  # a parent swapped for a link
             except OSError as exc:
-                raise os_error(exc, job.display) from exc
+                raise _read_error(exc, job) from exc
             if current.kind != "file" or moved:
                 break
             job = HashJob(job.path, current, job.display)
             continue
         except OSError as exc:
-            raise os_error(exc, job.display) from exc
+            raise _read_error(exc, job) from exc
         observer.on_file_hashed(job.display, result.size)
         return result
     raise FingerprintError(

@@ -22,6 +22,7 @@ from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree, parse_tree
 from dulwich.repo import Repo
 
 from auditpipe.errors import LedgerError
+from auditpipe.faults import describe, shown
 from auditpipe.ledger.layout import LEDGER_REF
 from auditpipe.workspace import Workspace
 
@@ -220,7 +221,12 @@ class GitStore:
                     os.unlink(tmp)
                 raise
         except OSError as exc:
-            raise LedgerError(f"cannot write git object {hexsha}: {exc}") from exc
+            what, hint = describe(exc, "write")
+            raise LedgerError(
+                f"cannot write to the ledger's git objects: {what}; the ledger is unchanged",
+                path=shown(folder),
+                hint=hint,
+            ) from exc
         return hexsha.encode()
 
     def write_commit(self, tree_id: bytes, parent: bytes | None, message: str) -> bytes:
@@ -248,8 +254,39 @@ class GitStore:
             except FileLocked as exc:
                 _remove_stale(exc.lockfilename)
             except OSError as exc:
-                raise LedgerError(f"cannot update {LEDGER_REF.decode()}: {exc}") from exc
+                what, hint = describe(exc, "write")
+                raise LedgerError(
+                    f"cannot update {LEDGER_REF.decode()}: {what}; the ledger is unchanged",
+                    path=shown(exc.filename) if exc.filename else None,
+                    hint=hint,
+                ) from exc
         return False
+
+    def check_ref_access(self) -> None:
+        """Raise a ``LedgerError`` if the OS, not another writer, refused the ref.
+
+        dulwich reads the ref under its lock and treats any ``OSError`` (too many
+        open files, say) as "the ref changed", so a swap that keeps failing is
+        checked here, holding two descriptors as dulwich does, before anyone is
+        told of contention.
+        """
+        path = os.fsdecode(self.repo.refs.refpath(LEDGER_REF))  # type: ignore[attr-defined]
+        held: list[int] = []
+        try:
+            held.append(os.open(path, os.O_RDONLY))
+            held.append(os.open(path, os.O_RDONLY))
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            what, hint = describe(exc, "read")
+            raise LedgerError(
+                f"cannot update {LEDGER_REF.decode()}: {what}; the ledger is unchanged",
+                path=shown(path),
+                hint=hint,
+            ) from exc
+        finally:
+            for fd in held:
+                os.close(fd)
 
 
 def _serialize_tree(items: Mapping[bytes, tuple[int, bytes]]) -> bytes:

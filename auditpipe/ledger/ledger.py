@@ -8,13 +8,14 @@ outside the ledger ref, the object store and ``.git/auditpipe/`` is touched.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from types import TracebackType
 
 from dulwich.objects import Blob
 from dulwich.objects import Commit as Commit_
 
-from auditpipe.errors import EntryNotFound, LedgerError, ManifestError
+from auditpipe.errors import EntryNotFound, FileSystemError, LedgerError, ManifestError
 from auditpipe.ledger import layout
 from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.gitstore import GitStore
@@ -80,10 +81,14 @@ class Ledger:
                 tree = self.store.write_tree(base_tree, additions)
                 commit = self.store.write_commit(tree, head, message)
                 if self.store.move_ref(head, commit):
-                    # Our own append extends what this clone has verified.
-                    if head is not None and read_verified_head(state_dir) == head:
-                        write_verified_head(state_dir, commit)
+                    # Our own append extends what this clone has verified. The
+                    # entry is in; if the disk refuses this note, the next verify
+                    # starts from the older head, which is only slower.
+                    with contextlib.suppress(FileSystemError):
+                        if head is not None and read_verified_head(state_dir) == head:
+                            write_verified_head(state_dir, commit)
                     return entry_id
+            self.store.check_ref_access()
         raise LedgerError(
             f"could not append entry {entry_id}: the ledger ref kept changing",
             hint="another process is rewriting refs/heads/auditpipe/ledger; try again",

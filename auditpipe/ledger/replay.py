@@ -28,7 +28,7 @@ from auditpipe.errors import Error, LedgerError, VerificationFailed
 from auditpipe.ledger import layout
 from auditpipe.ledger.gitstore import GitStore
 from auditpipe.ledger.state import VERIFIED_HEAD, read_verified_head, write_verified_head
-from auditpipe.ledger.verify import Progress, verify_ledger
+from auditpipe.ledger.verify import Progress, VerifyReport, verify_ledger
 from auditpipe.manifest.statement import SignedStatement
 from auditpipe.signing.bundle import parse_bundle
 from auditpipe.signing.interface import Verifier
@@ -224,10 +224,10 @@ def adopt(
     remote: bytes,
     verifier: Verifier,
     progress: Progress | None = None,
-) -> tuple[bytes | None, int | None]:
+) -> tuple[bytes | None, VerifyReport | None]:
     """Replay ``plan.local_only`` onto ``remote``, verify it, and move the local ref there.
 
-    Returns (local head after, entries verified; None when nothing changed).
+    Returns (local head after, the verification of it; None when nothing changed).
     Callers hold the writer lock. The last verified head stays an ancestor of
     the local ref at every instant: when the new head does not descend from it,
     it is first moved back to ``plan.base`` (cleared when there is none), then
@@ -265,8 +265,8 @@ def adopt(
             raise VerificationFailed(
                 "the union with the remote ledger does not verify; the local ledger is unchanged",
                 problems=[p.describe() for p in report.problems],
-                hint="if the remote's entries are signed by a newly trusted key, update your "
-                "checkout of policies/keys/ first",
+                hint="entries by unknown signers are accepted (as untrusted); these are "
+                "broken: ask whoever appended them, and run `auditpipe verify --ledger` here",
             )
         if not store.move_ref(local, head):
             raise LedgerError(
@@ -278,7 +278,7 @@ def adopt(
             _set_verified(state_dir, verified)
         raise
     write_verified_head(state_dir, head)
-    return head, report.entries
+    return head, report
 
 
 def get_ref(repo: Repo, name: bytes) -> bytes | None:

@@ -9,6 +9,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from auditpipe.faults import os_fault
+
 VERIFIED_HEAD = "verified-head"
 WRITER_LOCK = "ledger.lock"
 
@@ -20,7 +22,10 @@ def writer_lock(state_dir: Path) -> Iterator[None]:
     An OS file lock dies with its process, so a writer killed mid-append never
     blocks the next one (unlike git's ``.lock`` files, which it leaves behind).
     """
-    fd = os.open(state_dir / WRITER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(state_dir / WRITER_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise os_fault(exc, state_dir / WRITER_LOCK, verb="lock") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -30,16 +35,27 @@ def writer_lock(state_dir: Path) -> Iterator[None]:
 
 
 def read_verified_head(state_dir: Path) -> bytes | None:
+    path = state_dir / VERIFIED_HEAD
     try:
-        text = (state_dir / VERIFIED_HEAD).read_text().strip()
+        text = path.read_text().strip()
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError:
+        return None  # garbage is no head: verification starts from the root
+    except OSError as exc:
+        raise os_fault(exc, path) from exc
     return text.encode() if len(text) == 40 else None
 
 
 def write_verified_head(state_dir: Path, head: bytes) -> None:
-    """Atomically record ``head`` as verified by this clone."""
+    """Atomically record ``head`` as verified by this clone; on failure (a full
+    or read-only disk) the old file stays and no temporary file is left."""
     target = state_dir / VERIFIED_HEAD
     tmp = target.with_name(f"{VERIFIED_HEAD}.{os.getpid()}.tmp")
-    tmp.write_text(head.decode() + "\n")
-    os.replace(tmp, target)
+    try:
+        tmp.write_text(head.decode() + "\n")
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise os_fault(exc, target, verb="write") from exc

@@ -44,9 +44,10 @@ from auditpipe.ledger import replay
 from auditpipe.ledger.gitstore import GitStore
 from auditpipe.ledger.layout import LEDGER_REF
 from auditpipe.ledger.state import read_verified_head, writer_lock
-from auditpipe.ledger.verify import Progress
+from auditpipe.ledger.verify import Progress, Untrusted
 from auditpipe.signing.factory import verifier_for
 from auditpipe.signing.interface import Verifier
+from auditpipe.trust.read import open_trust
 from auditpipe.workspace import Workspace
 
 MAX_PUSH_ATTEMPTS = 10
@@ -91,6 +92,7 @@ class SyncResult:
     sent: int = 0  # entries the remote gained from this push
     attempts: int = 1
     entries: int | None = None  # entries at the new head, when it was verified
+    untrusted: tuple[Untrusted, ...] = ()  # entries by unknown signers at the new head
 
     @property
     def changed(self) -> bool:
@@ -257,14 +259,14 @@ def _integrate(
     plan = replay.plan_union(store, local, remote_head, accepted)
     if plan.rewritten:
         _refuse(store, target, remote_head, plan.rewritten)
-    check = verifier or verifier_for(store.workspace)
-    head, entries = replay.adopt(store, plan, local, remote_head, check, progress)
+    check = verifier or verifier_for(open_trust(store.workspace, None))
+    head, report = replay.adopt(store, plan, local, remote_head, check, progress)
     replay.set_ref(store.repo, target.tracking_ref, remote_head)
-    if head == local:
+    if head == local or report is None:
         return unchanged
     return dataclasses.replace(
         unchanged, head=_hex(head), received=plan.received, replayed=len(plan.local_only),
-        entries=entries,
+        entries=report.entries, untrusted=tuple(report.untrusted),
     )  # fmt: skip
 
 

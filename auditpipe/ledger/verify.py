@@ -6,10 +6,14 @@ violation it finds (it does not stop at the first):
 - a commit that modifies or deletes an entry, or adds a misplaced file;
 - a merge commit (the ledger history is linear; sync replays, never merges);
 - an entry whose payload does not hash to its id, that does not parse, whose
-  statement is invalid, or whose signature is invalid or untrusted;
+  statement is invalid, or whose signature is invalid;
 - an index that differs from the one rebuilt from the entries;
 - a head that does not descend from the last head this clone verified
   (rollback, or a force-moved ref).
+
+Signer trust is a separate question: an entry by a signer the trust set does
+not know is valid history, listed in ``VerifyReport.untrusted``, not a problem
+(any writer could otherwise stop every sync).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass, field
 from dulwich.errors import ObjectFormatException
 from dulwich.objects import Blob, ObjectID, Tree, parse_tree
 
-from auditpipe.errors import Error
+from auditpipe.errors import Error, UntrustedSigner
 from auditpipe.ledger import layout
 from auditpipe.ledger.gitstore import FILE_MODE, TREE_MODE, GitStore
 from auditpipe.ledger.state import read_verified_head, write_verified_head
@@ -41,6 +45,15 @@ class Problem:
         return f"{where}{self.message}{at}"
 
 
+@dataclass(frozen=True)
+class Untrusted:
+    """An entry signed by someone the trust set does not know: evidence that never counts."""
+
+    entry: str
+    signer: str
+    message: str
+
+
 @dataclass
 class VerifyReport:
     head: str | None
@@ -48,6 +61,7 @@ class VerifyReport:
     commits: int = 0
     signers: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    untrusted: list[Untrusted] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -272,6 +286,9 @@ def _check_entries(
                 expected_index[path[1:]] = EMPTY_BLOB_ID
         try:
             identity = verifier.verify(bundle)
+        except UntrustedSigner as exc:
+            report.untrusted.append(Untrusted(entry_id, exc.signer, exc.message))
+            continue
         except Error as exc:
             report.problems.append(Problem(exc.message, entry=entry_id))
             continue

@@ -10,10 +10,9 @@ test-suite produces.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 STAGE_RUN_V1 = "https://auditpipe.dev/stage-run/v1"
@@ -21,13 +20,6 @@ PROMOTION_V1 = "https://auditpipe.dev/promotion/v1"
 CHECKPOINT_V1 = "https://auditpipe.dev/checkpoint/v1"
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
-
-# Param names that look like credentials are refused outright: a signed,
-# append-only ledger is the worst possible place to leak a secret.
-SECRET_NAME = re.compile(
-    r"(password|passwd|passphrase|secret|token|api[_-]?key|private[_-]?key|credential)",
-    re.IGNORECASE,
-)
 
 RunStatus = Literal["succeeded", "failed", "gate_failed"]
 
@@ -98,7 +90,9 @@ class Environment(WireModel):
     packages_digest: str = Field(pattern=SHA256_HEX)
     packages: list[str] = Field(default_factory=list)
     variables: dict[str, str] = Field(default_factory=dict)
-    """Allow-listed environment variables only; nothing else is ever recorded."""
+    """Public variables the stage lists under ``env:``, by value; nothing else."""
+    secret_variables: dict[str, Literal["set", "not set"]] = Field(default_factory=dict)
+    """Secret variables the stage lists: whether each was set, never a value or digest."""
 
 
 class Runner(WireModel):
@@ -133,17 +127,8 @@ class StageRun(WireModel):
     exit_code: int | None = None
     runner: Runner
 
-    @field_validator("params")
-    @classmethod
-    def _no_secrets(cls, params: dict[str, Any]) -> dict[str, Any]:
-        for path in _keys(params):
-            if SECRET_NAME.search(path.rsplit(".", 1)[-1]):
-                raise ValueError(
-                    f"param {path!r} looks like a secret and would be signed into an "
-                    "append-only ledger; rename it or pass it through an environment "
-                    "variable that is not recorded"
-                )
-        return params
+    # Secrets are refused before a run is built (auditpipe.secrets), not here: a
+    # heuristic that changes between versions must not turn verified history invalid.
 
 
 class Promotion(WireModel):
@@ -181,14 +166,3 @@ KIND_OF: dict[str, str] = {
     PROMOTION_V1: "promotion",
     CHECKPOINT_V1: "checkpoint",
 }
-
-
-def _keys(value: Any, prefix: str = "") -> list[str]:
-    if not isinstance(value, dict):
-        return []
-    found: list[str] = []
-    for key, inner in value.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
-        found.append(path)
-        found.extend(_keys(inner, path))
-    return found

@@ -14,6 +14,7 @@ inside the block records a failed run and is re-raised.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from auditpipe.ledger.ledger import Ledger
 from auditpipe.pipeline import facts
 from auditpipe.pipeline.recorder import sign_and_append
 from auditpipe.pipeline.recording import stage_run_statement
+from auditpipe.secrets import SecretGuard, command_key
 from auditpipe.signing.factory import signer_for
 from auditpipe.workspace import Workspace
 
@@ -49,10 +51,23 @@ def record_stage(
     params: Mapping[str, Any] | None = None,
     command: str | None = None,
     env: Sequence[str] = (),
+    secret_env: Sequence[str] = (),
+    allow_secrets: Sequence[str] = (),
     root: str | Path = ".",
     key: str | None = None,
 ) -> Iterator[StageRecording]:
-    """Fingerprint ``deps`` now, run the block, then sign and append the run."""
+    """Fingerprint ``deps`` now, run the block, then sign and append the run.
+
+    ``env`` names variables to record: by value, unless the name or value looks
+    like a secret; ``secret_env`` ones by name only (set / not set). The command
+    and params are checked for secrets before the block runs (``SecretError``);
+    ``allow_secrets`` names keys that look like secrets but are not.
+    """
+    guard = SecretGuard.of(allow_secrets)
+    if command is not None:
+        guard.check_text("command", command_key(stage), command)
+    guard.check_params(dict(params or {}))
+    env_record = guard.split_env([*env, *secret_env], os.environ, secret=secret_env)
     workspace = Workspace.discover(root)
     rel_deps = [workspace.relative(Path(workspace.root, d)) for d in deps]
     rel_outs = [workspace.relative(Path(workspace.root, o)) for o in outs]
@@ -81,7 +96,8 @@ def record_stage(
                 outputs={fp.path: fp for fp in out_fps},
                 params=dict(params or {}),
                 metrics=recording.metrics,
-                env_allow=list(env),
+                env=env_record,
+                guard=guard,
                 started_at=started,
                 finished_at=facts.now_rfc3339(),
                 exit_code=0 if succeeded else 1,

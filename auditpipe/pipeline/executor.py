@@ -260,7 +260,10 @@ class Executor:
                 start_new_session=True,
             )
         except OSError as exc:
-            execution.failure = f"could not start command: {exc}"
+            from auditpipe.faults import describe
+
+            what, hint = describe(exc, "run")
+            execution.failure = f"could not start command: {what}" + (f" ({hint})" if hint else "")
             execution.finished_at = now_rfc3339()
             return execution
         with self._lock:

@@ -1,7 +1,8 @@
 """Facts about the world a stage ran in: code state, environment, runner, clock.
 
-Only allow-listed environment variables are ever recorded; everything here is
-safe to sign into an append-only ledger.
+Only the variables a stage lists are recorded, secret ones by name only
+(see ``auditpipe.secrets``); everything here is safe to sign into an
+append-only ledger.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dulwich.object_store import tree_lookup_path
 from dulwich.objects import Blob, ObjectID
 
 from auditpipe.manifest.predicates import CodeState, Environment, Runner
+from auditpipe.secrets.guard import EnvRecord
 from auditpipe.workspace import Workspace
 
 
@@ -40,17 +42,19 @@ def _packages() -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def environment(allowed_variables: list[str] | None = None) -> Environment:
-    """Python, platform and installed packages (name==version, sorted)."""
+def environment(env: EnvRecord | None = None) -> Environment:
+    """Python, platform, installed packages (name==version, sorted), and the
+    stage's variables: public ones by value, secret ones as set / not set."""
     packages = list(_packages())
     digest = hashlib.sha256("\n".join(packages).encode()).hexdigest()
-    variables = {k: os.environ[k] for k in (allowed_variables or []) if k in os.environ}
+    env = env or EnvRecord()
     return Environment(
         python=platform.python_version(),
         platform=platform.platform(),
         packages_digest=digest,
         packages=packages,
-        variables=variables,
+        variables=dict(env.public),
+        secret_variables=dict(env.secret),
     )
 
 

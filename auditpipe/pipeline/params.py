@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from auditpipe.errors import ConfigError
+from auditpipe.faults import describe as describe_fault
 from auditpipe.pipeline.yamlpos import describe, display_path, load_data
 
 if TYPE_CHECKING:
@@ -38,9 +39,8 @@ def load_params(spec: PipelineSpec) -> dict[str, Any]:
             hint=f"create {spec.params_file}, or point `params:` at your params file",
         ) from exc
     except OSError as exc:
-        raise ConfigError(
-            f"cannot read the params file: {exc.strerror or exc}", path=where
-        ) from exc
+        what, hint = describe_fault(exc)
+        raise ConfigError(f"cannot read the params file: {what}", path=where, hint=hint) from exc
     value = load_data(data, where=where, toml=file.suffix == ".toml")
     if value is None:
         return {}

@@ -18,6 +18,7 @@ from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.predicates import Digest, Material, RunStatus, StageRun
 from auditpipe.manifest.statement import SignedStatement, Subject, build_statement
 from auditpipe.pipeline import facts
+from auditpipe.secrets import EnvRecord, SecretGuard, command_key
 from auditpipe.signing.interface import Signer
 
 # Dependencies with these suffixes are code: their digests go into ``code.deps``
@@ -62,7 +63,20 @@ class RunFacts:
     exit_code: int | None = 0
     started_at: str | None = None
     finished_at: str | None = None
-    env_allow: list[str] = field(default_factory=list)
+    env: EnvRecord = field(default_factory=EnvRecord)
+    allow: frozenset[str] = frozenset()
+    """Keys the user declared are not secrets (``--allow-secret``)."""
+
+
+def check_secrets(run: RunFacts) -> None:
+    """Refuse a run whose command, params, metrics or paths look like a secret."""
+    guard = SecretGuard(run.allow)
+    if run.command is not None:
+        guard.check_text("command", command_key(run.stage), run.command)
+    guard.check_params(run.params)
+    guard.check_params(run.metrics, "metric")
+    for path in (*run.deps, *run.outs):
+        guard.check_text("path", path, path)
 
 
 def material(fp: Fingerprint, produced_by: str | None = None) -> Material:
@@ -98,6 +112,7 @@ def producer_of(ledger: Ledger, sha256: str) -> str | None:
 
 def build(ledger: Ledger, run: RunFacts) -> SignedStatement:
     """The canonical statement for a run (not yet signed)."""
+    check_secrets(run)
     workspace = ledger.workspace
     deps = [workspace.relative(Path(workspace.root, d)) for d in run.deps]
     outs = [workspace.relative(Path(workspace.root, o)) for o in run.outs]
@@ -116,7 +131,7 @@ def build(ledger: Ledger, run: RunFacts) -> SignedStatement:
             products=products,
             params=run.params,
             metrics=run.metrics,
-            environment=facts.environment(run.env_allow),
+            environment=facts.environment(run.env),
             started_at=started,
             finished_at=run.finished_at or facts.now_rfc3339(),
             exit_code=run.exit_code,

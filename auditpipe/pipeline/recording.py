@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from auditpipe.errors import ConfigError, ManifestError
+from auditpipe.faults import os_fault
 from auditpipe.fingerprint import Fingerprint
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.predicates import (
@@ -28,6 +30,7 @@ from auditpipe.pipeline.executor import Execution
 from auditpipe.pipeline.planner import Assessment, Planner
 from auditpipe.pipeline.recorder import CODE_SUFFIXES, material, producer_of, sign_and_append
 from auditpipe.pipeline.spec import PipelineSpec, StageSpec
+from auditpipe.secrets import EnvRecord, SecretGuard, command_key, redact, write_private
 from auditpipe.signing.interface import Signer
 
 
@@ -64,7 +67,7 @@ def stage_run_statement(
     outputs: Mapping[str, Fingerprint],
     params: dict[str, Any],
     metrics: dict[str, Any],
-    env_allow: list[str],
+    env: EnvRecord,
     started_at: str,
     finished_at: str,
     exit_code: int | None,
@@ -72,14 +75,20 @@ def stage_run_statement(
     stage_key: str | None = None,
     logs: Logs | None = None,
     validations: Sequence[Validation] = (),
+    guard: SecretGuard | None = None,
 ) -> SignedStatement:
     """The canonical stage-run statement; shared by ``run`` and ``record_stage``.
 
     A command that succeeded but whose data failed a validation gate is
     ``gate_failed``. Outputs become subjects only when the run succeeded and
     passed its gates: a failed run is evidence (its outputs are still listed
-    as products), not a producer of artifacts.
+    as products), not a producer of artifacts. The command and params are
+    checked for secrets once more here, the one place every run is built.
     """
+    guard = guard or SecretGuard()
+    if command is not None:
+        guard.check_text("command", command_key(stage), command)
+    guard.check_params(params)
     materials = [material(fp, producer_of(ledger, fp.sha256)) for _p, fp in sorted(deps.items())]
     products = [material(fp) for _p, fp in sorted(outputs.items())]
     code_deps = [d for d in deps if Path(d).suffix.lower() in CODE_SUFFIXES]
@@ -99,7 +108,7 @@ def stage_run_statement(
             params=params,
             metrics=metrics,
             validations=list(validations),
-            environment=facts.environment(env_allow),
+            environment=facts.environment(env),
             logs=logs,
             started_at=started_at,
             finished_at=finished_at,
@@ -129,13 +138,22 @@ class PipelineRecorder:
         signer: Signer,
         *,
         state_dir: Path,
+        guard: SecretGuard | None = None,
     ) -> None:
         self.spec, self.ledger, self.planner, self.signer = spec, ledger, planner, signer
         self.logs_dir = state_dir / "logs"
+        self.guard = guard or SecretGuard.of(spec.secrets_allow)
 
     def record(self, stage: StageSpec, assessment: Assessment, execution: Execution) -> str:
         succeeded = execution.exit_code == 0 and execution.failure is None
         outputs = self.planner.fingerprints(stage.all_outputs, content=stage.content)
+        env = self.guard.split_env(
+            stage.env, os.environ, public=stage.env_public, secret=stage.env_secret
+        )
+        # The kept logs and their signed digests are of the redacted streams: a
+        # digest of a stream holding a secret would let anyone test guesses of it.
+        stdout = redact(bytes(execution.stdout), env.secret_values)
+        stderr = redact(bytes(execution.stderr), env.secret_values)
         statement = stage_run_statement(
             self.ledger,
             stage=stage.name,
@@ -147,7 +165,7 @@ class PipelineRecorder:
             metrics=read_metrics(self.spec.root, stage.metrics + stage.reads_metrics)
             if succeeded
             else {},
-            env_allow=list(stage.env),
+            env=env,
             started_at=execution.started_at,
             finished_at=execution.finished_at,
             exit_code=execution.exit_code,
@@ -157,17 +175,24 @@ class PipelineRecorder:
             ),
             stage_key=assessment.key,
             logs=Logs(
-                stdout=Digest(sha256=hashlib.sha256(execution.stdout).hexdigest()),
-                stderr=Digest(sha256=hashlib.sha256(execution.stderr).hexdigest()),
+                stdout=Digest(sha256=hashlib.sha256(stdout).hexdigest()),
+                stderr=Digest(sha256=hashlib.sha256(stderr).hexdigest()),
             ),
             validations=execution.validations,
+            guard=self.guard,
         )
         entry_id = sign_and_append(self.ledger, self.signer, statement)
-        self._keep_logs(entry_id, execution)
+        self._keep_logs(entry_id, stdout, stderr)
         return entry_id
 
-    def _keep_logs(self, entry_id: str, execution: Execution) -> None:
-        """Keep the streams next to the repo's state; their digests are signed."""
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
-        (self.logs_dir / f"{entry_id}.stdout").write_bytes(bytes(execution.stdout))
-        (self.logs_dir / f"{entry_id}.stderr").write_bytes(bytes(execution.stderr))
+    def _keep_logs(self, entry_id: str, stdout: bytes, stderr: bytes) -> None:
+        """Keep the redacted streams next to the repo's state, owner-only; their
+        digests are signed."""
+        try:
+            self.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_private(self.logs_dir / f"{entry_id}.stdout", stdout)
+            write_private(self.logs_dir / f"{entry_id}.stderr", stderr)
+        except OSError as exc:
+            fault = os_fault(exc, verb="write")
+            fault.message += f" (run {entry_id[:12]} is recorded; only its log copy is missing)"
+            raise fault from exc

@@ -39,11 +39,12 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from auditpipe.errors import ConfigError
+from auditpipe.faults import describe as describe_fault
 from auditpipe.pipeline.dag import build_dag, is_within, normalize_path
 from auditpipe.pipeline.dvc.context import Context, ResolveProblem, as_config_error
+from auditpipe.pipeline.spec_env import SecretFieldsReader
 from auditpipe.pipeline.stage import PipelineSpec, StageSpec
 from auditpipe.pipeline.yamlpos import (
-    NodeReader,
     compose,
     decode,
     describe,
@@ -54,7 +55,7 @@ from auditpipe.pipeline.yamlpos import (
 
 PIPELINE_FILE = "auditpipe.yaml"
 DEFAULT_PARAMS_FILE = "params.yaml"
-TOP_FIELDS = ("params", "signer", "vars", "stages")
+TOP_FIELDS = ("params", "signer", "vars", "stages", "secrets")
 STAGE_FIELDS = (
     *("cmd", "deps", "outs", "metrics", "params", "validate", "wdir", "env", "content", "desc"),
     *("frozen", "always_changed"),
@@ -63,7 +64,6 @@ TEMPLATE_FIELDS = ("foreach", "matrix", "do")
 SIGNERS = ("local", "sigstore", "auto")
 MAX_EXPANSIONS = 10_000
 NAME = re.compile(r"[A-Za-z0-9_.-]+")
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PARAM_KEY = re.compile(r"[^.\s]+(\.[^.\s]+)*")
 VARIABLE = re.compile(r"(\\?)\$\{([^{}]*)\}")
 Scalar = str | int | float | bool | datetime.date
@@ -86,7 +86,7 @@ def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-class _Parser(NodeReader):
+class _Parser(SecretFieldsReader):
     """Reads ``auditpipe.yaml`` nodes into stages, expanding templates."""
 
     def __init__(self, where: str, root: Path | None = None) -> None:
@@ -105,8 +105,7 @@ class _Parser(NodeReader):
     def checked(
         self, node: Node | None, what: str, scope: Scope, pattern: re.Pattern[str], kind: str
     ) -> list[str]:
-        """A list of strings, each matching ``pattern``; ``env`` passes no scope,
-        so ``${...}`` there is refused rather than interpolated."""
+        """A list of strings, each matching ``pattern``."""
         if node is None:
             return []
         values = self.texts(node, what, scope)
@@ -172,7 +171,7 @@ class _Parser(NodeReader):
 
     # -- the file, stages and expansions ----------------------------------------
 
-    def parse(self, text: str) -> tuple[str, str | None, dict[str, StageSpec]]:
+    def parse(self, text: str) -> tuple[str, str | None, dict[str, StageSpec], list[str]]:
         root = compose(text, where=self.where)
         if root is None or is_null(root):
             raise ConfigError(
@@ -198,7 +197,8 @@ class _Parser(NodeReader):
                     if stage.name in stages:
                         raise self.fail(key_node, f"expanding {name!r} yields {stage.name!r} twice")
                     stages[stage.name] = stage
-        return params_file, signer, stages
+        allow = self.secrets_allow(top["secrets"][1]) if "secrets" in top else []
+        return params_file, signer, stages, allow
 
     def load_context(self, params_file: str, vars_: tuple[Node, Node] | None) -> None:
         """``${...}`` sees the params file and ``vars:`` (files, root-relative, or mappings)."""
@@ -318,7 +318,7 @@ class _Parser(NodeReader):
             self.paths(node[f], f, scope) if f in node else [] for f in ("deps", "outs", "metrics")
         )
         params = self.checked(node.get("params"), "params", scope, PARAM_KEY, "a dotted key")
-        env = self.checked(node.get("env"), "env", NO_VARIABLES, ENV_NAME, "a variable name")
+        env, env_public, env_secret = self.env(node.get("env"))
         content = self.value(node["content"]) if "content" in node else False
         if not isinstance(content, bool):
             raise self.fail(node["content"], f"content must be true or false, not {content!r}")
@@ -331,7 +331,9 @@ class _Parser(NodeReader):
             metrics=tuple(metrics),
             params=_unique(params),
             validate=self.validations(node.get("validate"), what, deps + outs + metrics, scope),
-            env=_unique(env),
+            env=tuple(env),
+            env_public=tuple(env_public),
+            env_secret=tuple(env_secret),
             content=content,
             line=line_of(key),
             desc=self.text(node["desc"], "desc", scope) if "desc" in node else None,
@@ -404,10 +406,9 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
             f"{file.name} not found", path=where, hint="run `auditpipe init` to create one"
         ) from exc
     except OSError as exc:
-        raise ConfigError(
-            f"cannot read the pipeline file: {exc.strerror or exc}", path=where
-        ) from exc
-    params_file, signer, stages = _Parser(where, root).parse(decode(data, where=where))
+        what, hint = describe_fault(exc)
+        raise ConfigError(f"cannot read the pipeline file: {what}", path=where, hint=hint) from exc
+    params_file, signer, stages, allow = _Parser(where, root).parse(decode(data, where=where))
     spec = PipelineSpec(
         path=file,
         root=root,
@@ -415,6 +416,7 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
         signer=signer,
         stages=MappingProxyType(stages),
         sha256=hashlib.sha256(data).hexdigest(),
+        secrets_allow=tuple(allow),
     )
     build_dag(spec)
     return spec

@@ -29,6 +29,8 @@ class StageSpec:
     content: bool
     line: int
     desc: str | None = None
+    env_public: tuple[str, ...] = ()  # declared public / secret (spec_env.py)
+    env_secret: tuple[str, ...] = ()
     frozen: bool = False
     """Never re-run (DVC's ``frozen``): the stage counts as up to date as it is."""
     always_changed: bool = False
@@ -85,6 +87,7 @@ class PipelineSpec:
     signer: str | None
     stages: Mapping[str, StageSpec]
     sha256: str
+    secrets_allow: tuple[str, ...] = ()
     files: tuple[str, ...] = ()
     """The dvc.yaml files read, repo-relative, when the pipeline comes from DVC."""
     metrics: tuple[str, ...] = ()

@@ -51,7 +51,10 @@ def decide(
 ) -> Decision:
     policy = loaded.policy
     facts = build_facts(lineage)
-    results = [_intact(lineage)]
+    # Untrusted runs never count as evidence: when the policy has no
+    # `trusted_signers` rule to say so, the lineage check does.
+    signers_ruled = any(r.kind == "trusted_signers" for r in policy.rules)
+    results = [_intact(lineage, with_signers=not signers_ruled)]
     missing = [s for s in policy.require.stages if s not in facts["stages"]]
     if policy.require.stages:
         results.append(
@@ -66,10 +69,16 @@ def decide(
     return Decision(lineage.artifact, lineage.sha256, policy.name, results)
 
 
-def _intact(lineage: Lineage) -> RuleResult:
+def _intact(lineage: Lineage, *, with_signers: bool) -> RuleResult:
     problems = list(lineage.problems) + [
         f"run {n.id[:12]} ({n.stage}): {p}" for n in lineage.all_runs() for p in n.problems
     ]
+    if with_signers:
+        problems += [
+            f"run {n.id[:12]} ({n.stage}): {n.signature_problem}"
+            for n in lineage.all_runs()
+            if n.signature_problem
+        ]
     if problems:
         return RuleResult("lineage is intact", False, "; ".join(problems))
     return RuleResult(

@@ -1,7 +1,8 @@
 """Judge artifacts: walk each one's lineage and decide it under a policy.
 
 Shared by ``gate``, ``promote`` and ``report``: the artifact's digest as it is
-in the working tree, its lineage walked with the policy's verifier, and (with
+in the working tree, its lineage walked with the policy's verifier (built from
+the trust root, never from the working tree's keys when a trust ref is given), and (with
 a base revision) the lineage of the artifact's bytes at that revision, for
 no-regression rules.
 """
@@ -15,11 +16,12 @@ from pathlib import Path
 from auditpipe.errors import ConfigError
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.policy.engine import Decision, decide
-from auditpipe.policy.load import LoadedPolicy, load_policy
+from auditpipe.policy.load import LoadedPolicy
 from auditpipe.policy.scope import default_artifacts
 from auditpipe.policy.staleness import TreeState
 from auditpipe.policy.trust import policy_verifier
 from auditpipe.provenance.lineage import Lineage, current_digest, walk
+from auditpipe.trust.root import TrustRoot
 from auditpipe.workspace import Workspace, resolve_revision
 
 
@@ -38,16 +40,16 @@ def artifact_digest(workspace: Workspace, path: str) -> tuple[str, str]:
 
 def judge(
     ledger: Ledger,
-    policy: Path | LoadedPolicy,
+    loaded: LoadedPolicy,
+    trust: TrustRoot,
     artifacts: list[str] | None,
     base: str | None = None,
 ) -> list[tuple[Lineage, Decision]]:
-    """The lineage of each artifact and the policy's decision on it.
+    """The lineage of each artifact and the policy's decision on it, trusting ``trust``.
 
     ``artifacts`` defaults to what the pipeline declares that the policy's
     ``artifacts`` globs match (see :mod:`auditpipe.policy.scope`).
     """
-    loaded = policy if isinstance(policy, LoadedPolicy) else load_policy(policy)
     workspace = ledger.workspace
     paths = artifacts or default_artifacts(workspace.root, loaded.policy.artifacts)
     if not paths:
@@ -58,7 +60,7 @@ def judge(
             "(`artifacts:`, or outputs of its final stages) matching the policy's "
             "`artifacts:` globs",
         )
-    verifier = policy_verifier(workspace, loaded.policy)
+    verifier = policy_verifier(trust, loaded.policy)
     tree = TreeState(workspace.root)
     judged = []
     for path in paths:

@@ -19,6 +19,7 @@ from auditpipe.errors import ConfigError
 from auditpipe.pipeline.yamlpos import compose, construct, decode, display_path, line_of
 from auditpipe.policy.model import BUILTIN_RULES, Policy, Rule, rule_from
 from auditpipe.suggest import did_you_mean
+from auditpipe.trust.root import TrustRoot
 
 RULE_KINDS = (*BUILTIN_RULES, "metric", "no_regression", "cel")
 
@@ -32,18 +33,23 @@ class LoadedPolicy:
     """Compiled CEL programs, by rule index."""
 
 
-def load_policy(path: Path) -> LoadedPolicy:
+def load_policy(path: Path, trust: TrustRoot | None = None) -> LoadedPolicy:
+    """Read and compile a policy: from ``trust`` (the bytes its source holds at ``path``,
+    a revision's with a trust ref) or, without one, from the file on disk."""
     where = display_path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(
-            "policy file not found",
-            path=where,
-            hint="start from policies/default.yaml (`auditpipe init` writes it)",
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read policy file: {exc.strerror}", path=where) from exc
+    if trust is not None:
+        where, data = trust.policy_file(path, where)
+    else:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(
+                "policy file not found",
+                path=where,
+                hint="start from policies/default.yaml (`auditpipe init` writes it)",
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read policy file: {exc.strerror}", path=where) from exc
     node = compose(decode(data, where=where), where=where)
     if node is None:
         raise ConfigError(

@@ -16,11 +16,18 @@ from auditpipe.signing.identities import claimed_signer
 
 
 def record_promotion(
-    decision: Decision, stage: str, policy_path: Path, key: str | None, passphrase_env: str | None
+    decision: Decision,
+    stage: str,
+    policy_path: Path,
+    policy_sha256: str,
+    key: str | None,
+    passphrase_env: str | None,
 ) -> str:
-    """Sign and append the promotion an ``allow`` decision permits."""
-    import hashlib
+    """Sign and append the promotion an ``allow`` decision permits.
 
+    ``policy_sha256`` is the digest of the policy bytes that decided (the trust
+    ref's, when one was used), not of the file now in the working tree.
+    """
     assert decision.allow
     with Ledger.open() as ledger:
         signer = signer_for(ledger.workspace, key, passphrase_env)
@@ -29,9 +36,7 @@ def record_promotion(
             artifact=decision.artifact,
             digest=Digest(sha256=decision.sha256),
             stage=stage,
-            policy=PipelineRef(
-                path=rel, sha256=hashlib.sha256(policy_path.read_bytes()).hexdigest()
-            ),
+            policy=PipelineRef(path=rel, sha256=policy_sha256),
             decision="allow",
             reasons=[f"{r.rule}: {r.detail}" for r in decision.ordered()],
             runs=[],

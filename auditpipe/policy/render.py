@@ -6,10 +6,13 @@ from typing import Any
 
 from auditpipe.policy.engine import Decision
 from auditpipe.provenance.lineage import Lineage
+from auditpipe.trust.root import TrustRoot
 
 
-def decision_json(decision: Decision) -> dict[str, Any]:
+def decision_json(decision: Decision, trust: TrustRoot | None = None) -> dict[str, Any]:
+    extra = {"trust": trust.as_json()} if trust is not None else {}
     return {
+        **extra,
         "artifact": decision.artifact,
         "sha256": decision.sha256,
         "policy": decision.policy,
@@ -31,9 +34,11 @@ def decision_text(decision: Decision) -> list[str]:
     return lines
 
 
-def decisions_markdown(decisions: list[Decision]) -> str:
+def decisions_markdown(decisions: list[Decision], trust: TrustRoot | None = None) -> str:
     allow = all(d.allow for d in decisions)
     out = [f"## auditpipe gate: {'✅ allow' if allow else '❌ deny'}", ""]
+    if trust is not None:
+        out += [trust_markdown(trust), ""]
     for d in decisions:
         out += [
             f"### `{d.artifact}` — {'allow' if d.allow else '**deny**'}",
@@ -48,6 +53,16 @@ def decisions_markdown(decisions: list[Decision]) -> str:
             out.append(f"| {'✅' if r.passed else '❌'} | {r.rule} | {detail} |")
         out.append("")
     return "\n".join(out)
+
+
+def trust_markdown(trust: TrustRoot) -> str:
+    """One Markdown line saying where keys and policy came from."""
+    if trust.from_working_tree:
+        return (
+            "⚠️ Trust from the **working tree**: keys and policy were read from files this "
+            "change can edit. Pass `--trust-ref` (or set `AUDITPIPE_TRUST_REF`)."
+        )
+    return f"Trust from `{trust.ref}` (commit `{trust.commit}`)."
 
 
 def lineage_json(lineage: Lineage) -> dict[str, Any]:

@@ -4,8 +4,9 @@ judge when they are given no paths.
 The pipeline says what its artifacts are — its ``artifacts:`` model cards, else
 the outputs of its final stages — and the policy's ``artifacts`` globs say which
 of those it governs. A file that merely matches a glob (a model made by hand
-next to the pipeline's) is judged only when named. Without a pipeline file (runs
-recorded with ``auditpipe record``), the globs are matched in the working tree.
+next to the pipeline's) is judged only when named. Without a pipeline file, or
+with one that declares no stages (runs recorded with ``auditpipe record``), the
+globs are matched in the working tree.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ def default_artifacts(root: Path, globs: list[str]) -> list[str]:
     """Repo-relative paths to judge when none are named (may be empty)."""
     if not (root / PIPELINE_FILE).exists():
         return governed(root, globs)
-    declared = pipeline_artifacts(load_pipeline(root))
+    spec = load_pipeline(root)
+    if not spec.stages:
+        return governed(root, globs)
+    declared = pipeline_artifacts(spec)
     if not globs:
         return declared
     return [path for path in declared if any(fnmatch.fnmatchcase(path, g) for g in globs)]

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from auditpipe.errors import Error
+from auditpipe.errors import Error, UntrustedSigner
+from auditpipe.faults import os_fault
 from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.predicates import StageRun
@@ -119,11 +120,15 @@ class Lineage:
 
 
 def file_sha256(path: Path) -> str | None:
+    """The file's sha256, None when there is no such file; an unreadable one is
+    a ``FileSystemError`` naming it (not a silent mismatch)."""
     try:
         with open(path, "rb") as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
+    except OSError as exc:
+        raise os_fault(exc, path) from exc
 
 
 def walk(
@@ -144,6 +149,11 @@ def walk(
             "it changed after its run, or was never recorded"
         )
         return lineage
+    # Untrusted runs are no evidence, for or against: a trusted producer wins even
+    # when a stranger recorded the same bytes later. With none trusted, the newest
+    # stays the root so the verdict names its untrusted signer.
+    trusted = [e for e in made_by if not untrusted(verifier, e)]
+    made_by = trusted + [e for e in made_by if e not in trusted] if trusted else made_by
     lineage.root = made_by[0].id
     lineage.alternatives = [e.id for e in made_by[1:]]
     pending = [made_by[0].id]
@@ -168,50 +178,75 @@ def walk(
                     material.name,
                     _source(root, material.name, material.digest.sha256, check_sources),
                 )
-    for entry in _consumers(ledger, sha256):
+    for entry in _consumers(ledger, verifier, sha256):
         if entry.id not in lineage.runs:
             lineage.runs[entry.id] = _judge(ledger, verifier, entry.id)
         lineage.consumers.append(entry.id)
-    _later_gate_failures(ledger, lineage)
+    _later_gate_failures(ledger, verifier, lineage)
     return lineage
 
 
-def _later_gate_failures(ledger: Ledger, lineage: Lineage) -> None:
+def untrusted(verifier: Verifier, entry: Entry) -> bool:
+    """Signed by someone the trust set does not know (an invalid signature is not
+    this: such an entry is judged, and fails, where it is used)."""
+    try:
+        verifier.verify(entry.bundle)
+    except UntrustedSigner:
+        return True
+    except Error:
+        return False
+    return False
+
+
+def _later_gate_failures(ledger: Ledger, verifier: Verifier, lineage: Lineage) -> None:
     """A gate that failed on a newer run of a stage on the chain blocks the artifact:
-    the data that stage would now feed downstream did not pass its checks. A yet
-    newer successful run of the stage that made the very outputs this lineage
-    uses (the bad input was fixed and the same data passed again) supersedes it."""
+    the data that stage would now feed downstream did not pass its checks (unless an
+    untrusted signer recorded that run). A yet newer successful run of the stage
+    that made the very outputs this lineage uses (the bad input was fixed and the
+    same data passed again) supersedes it."""
     for node in lineage.runs.values():
         if node.run is None:
             continue
         runs = []
         for entry_id in ledger.ids_for_stage(node.stage):
             try:
-                runs.append((entry_id, ledger.get(entry_id).signed.stage_run()))
+                entry = ledger.get(entry_id)
+                runs.append((entry, entry.signed.stage_run()))
             except Error:
                 continue
         made = _products(node.run)
-        for entry_id, later in runs:
+        for entry, later in runs:
             if (
-                entry_id == node.id
+                entry.id == node.id
                 or later is None
                 or later.status != "gate_failed"
                 or later.finished_at <= node.run.finished_at
+                or untrusted(verifier, entry)
             ):
                 continue
+            # Only a run the trust set vouches for may lift a failure.
             if any(
                 again is not None
                 and again.status == "succeeded"
                 and again.finished_at > later.finished_at
                 and _products(again) == made
-                for _id, again in runs
+                and _trusted(verifier, other)
+                for other, again in runs
             ):
                 continue
             failed = ", ".join(g.suite for g in later.validations if not g.success) or "a gate"
             node.gate_problems.append(
-                f"a later run of {node.stage} ({entry_id[:12]}, {later.finished_at}) "
+                f"a later run of {node.stage} ({entry.id[:12]}, {later.finished_at}) "
                 f"failed {failed}"
             )
+
+
+def _trusted(verifier: Verifier, entry: Entry) -> bool:
+    try:
+        verifier.verify(entry.bundle)
+    except Error:
+        return False
+    return True
 
 
 def _products(run: StageRun) -> dict[str, str]:
@@ -232,11 +267,13 @@ def _successful_runs(ledger: Ledger, ids: list[str]) -> list[tuple[Entry, StageR
     return found
 
 
-def _consumers(ledger: Ledger, sha256: str) -> list[Entry]:
-    """The newest successful run of each stage that consumed this digest."""
+def _consumers(ledger: Ledger, verifier: Verifier, sha256: str) -> list[Entry]:
+    """The newest successful run by a known signer of each stage that consumed this digest."""
     newest: dict[str, tuple[str, Entry]] = {}
     for entry, run in _successful_runs(ledger, ledger.ids_for_material(sha256)):
         if not any(m.digest.sha256 == sha256 for m in run.materials):
+            continue
+        if untrusted(verifier, entry):
             continue
         if run.stage not in newest or run.finished_at > newest[run.stage][0]:
             newest[run.stage] = (run.finished_at, entry)

@@ -17,6 +17,7 @@ from auditpipe.ledger.ledger import Ledger
 from auditpipe.policy.load import LoadedPolicy
 from auditpipe.report.stamp import Stamp, entry_time, parse_time, stamp
 from auditpipe.signing.interface import Verifier
+from auditpipe.trust.root import TrustRoot
 
 MAX_FINDINGS = 8
 
@@ -147,12 +148,15 @@ def _bound(text: str | None, option: str, *, end: bool) -> datetime | None:
     return day + timedelta(days=1) if end else day
 
 
-def activity_report(ledger: Ledger, within: Period, policy: LoadedPolicy | None) -> ActivityReport:
-    """The runs, promotions and checkpoints recorded within the period."""
+def activity_report(
+    ledger: Ledger, within: Period, policy: LoadedPolicy | None, trust: TrustRoot
+) -> ActivityReport:
+    """The runs, promotions and checkpoints recorded within the period (signers judged by
+    ``trust``)."""
     from auditpipe.ledger.verify import verify_ledger
     from auditpipe.policy.trust import policy_verifier
 
-    verifier = policy_verifier(ledger.workspace, policy.policy if policy else None)
+    verifier = policy_verifier(trust, policy.policy if policy else None)
     runs: list[ActivityRun] = []
     promotions: list[ActivityPromotion] = []
     checkpoints, total, selected = 0, 0, 0

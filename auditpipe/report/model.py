@@ -39,6 +39,7 @@ from auditpipe.report.views import (
     text,
 )
 from auditpipe.signing.keys import TRUSTED_KEYS_DIR
+from auditpipe.trust.root import TrustRoot
 
 MAX_FINDINGS = 8
 """Problems listed on the cover; the summary lists them all."""
@@ -71,13 +72,16 @@ class ArtifactReport:
     rechecks: list[Recheck]
     keys: list[Row] = field(default_factory=list)
     alternatives: list[str] = field(default_factory=list)
+    trust: str = ""
+    """Where keys, identities and the policy were read from (a revision, or the working tree)."""
     template: str = "report.html.j2"
 
 
 def collect(
-    ledger: Ledger, artifact: str, policy: LoadedPolicy | None
+    ledger: Ledger, artifact: str, policy: LoadedPolicy | None, trust: TrustRoot
 ) -> tuple[Lineage, Decision | None]:
-    """The artifact's lineage, and the policy's decision on it when a policy is given."""
+    """The artifact's lineage, and the policy's decision on it when a policy is given,
+    with signers judged by ``trust``."""
     from auditpipe.policy.judge import artifact_digest, judge
     from auditpipe.policy.trust import policy_verifier
     from auditpipe.provenance.lineage import walk
@@ -85,9 +89,9 @@ def collect(
     workspace = ledger.workspace
     rel, digest = artifact_digest(workspace, artifact)
     if policy is not None:
-        [(lineage, decision)] = judge(ledger, policy, [rel])
+        [(lineage, decision)] = judge(ledger, policy, trust, [rel])
     else:
-        verifier = policy_verifier(workspace, None)
+        verifier = policy_verifier(trust, None)
         lineage, decision = walk(ledger, verifier, rel, digest, root=workspace.root), None
     if lineage.root is None:
         raise ConfigError(
@@ -105,6 +109,7 @@ def artifact_report(
     decision: Decision | None,
     policy: LoadedPolicy | None,
     stamp: Stamp,
+    trust: TrustRoot | None = None,
 ) -> ArtifactReport:
     """The template values for one artifact's report."""
     root = ledger.workspace.root
@@ -162,7 +167,16 @@ def artifact_report(
         ),
         keys=signing_keys(runs),
         alternatives=list(lineage.alternatives),
+        trust=_trust_text(trust),
     )
+
+
+def _trust_text(trust: TrustRoot | None) -> str:
+    if trust is None:
+        return ""
+    if trust.from_working_tree:
+        return "the working tree (no trust ref): keys and policy as found in the checkout"
+    return f"{trust.ref}, commit {trust.commit}: keys and policy as committed there"
 
 
 def chronological(lineage: Lineage) -> list[RunNode]:
@@ -313,7 +327,11 @@ def _env(environment: Environment, runs: list[str]) -> EnvView:
         platform=environment.platform,
         packages=len(environment.packages),
         packages_digest=environment.packages_digest,
-        variables=[Row(k, v) for k, v in sorted(environment.variables.items())],
+        variables=[Row(k, v) for k, v in sorted(environment.variables.items())]
+        + [  # only what the ledger holds: that it was set, never a value
+            Row(k, f"secret, {state}, value not recorded")
+            for k, state in sorted(environment.secret_variables.items())
+        ],
         runs=runs,
     )
 

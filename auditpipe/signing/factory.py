@@ -10,28 +10,28 @@ Which signer signs new entries: ``--signer`` on the command line, else the
   credential is available (e.g. GitHub Actions with ``id-token: write``),
   ``local`` otherwise — one setting for laptops and CI alike.
 
-The project trusts the keys under ``policies/keys/`` and the keyless identities
-in ``policies/identities.yaml``; keyless bundles are checked against
-``policies/sigstore-trust.json`` when present, else sigstore's public instance.
+The verifier trusts what a ``TrustRoot`` holds (``auditpipe.trust``): the keys
+under ``policies/keys/`` and the keyless identities in ``policies/identities.yaml``
+at the trust ref (or in the working tree); keyless bundles are checked against
+its ``policies/sigstore-trust.json`` when present, else sigstore's public instance.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from auditpipe.errors import ConfigError, SigningKeyError
 from auditpipe.signing.composite import CompositeVerifier
-from auditpipe.signing.identities import IDENTITIES_FILE, TrustedIdentity, load_identities
+from auditpipe.signing.identities import TrustedIdentity
 from auditpipe.signing.interface import Signer, Verifier
 from auditpipe.signing.keys import (
     DEFAULT_KEY_NAME,
     PASSPHRASE_ENV,
-    TRUSTED_KEYS_DIR,
     KeyStore,
-    TrustedKeys,
 )
 from auditpipe.signing.local import LocalSigner, LocalVerifier
 
@@ -44,6 +44,9 @@ from auditpipe.signing.sigstore import (
 )
 from auditpipe.signing.sigstore_verify import SigstoreVerifier
 from auditpipe.workspace import Workspace
+
+if TYPE_CHECKING:
+    from auditpipe.trust.root import TrustRoot
 
 KEY_ENV = "AUDITPIPE_KEY"
 SIGNER_CHOICES = ("local", "sigstore", "auto")
@@ -127,22 +130,18 @@ def trust_config_path(workspace: Workspace) -> Path | None:
     return path if path.exists() else None
 
 
-def project_identities(workspace: Workspace) -> tuple[TrustedIdentity, ...]:
-    """The keyless identities in ``policies/identities.yaml`` (none when absent)."""
-    return load_identities(workspace.root / IDENTITIES_FILE)
+def keyless_verifier(trust: TrustRoot, identities: tuple[TrustedIdentity, ...]) -> SigstoreVerifier:
+    """A verifier of keyless bundles trusting ``identities`` (sigstore imported on first use),
+    against the trust root's ``policies/sigstore-trust.json`` when it has one."""
+    return SigstoreVerifier(identities, trust.sigstore_trust)
 
 
-def keyless_verifier(
-    workspace: Workspace, identities: tuple[TrustedIdentity, ...]
-) -> SigstoreVerifier:
-    """A verifier of keyless bundles trusting ``identities`` (sigstore imported on first use)."""
-    return SigstoreVerifier(identities, trust_config_path(workspace))
+def verifier_for(trust: TrustRoot) -> Verifier:
+    """The project's trust, as the trust root holds it: the keys under ``policies/keys/``
+    and the keyless identities in ``policies/identities.yaml``."""
+    from auditpipe.trust.root import KEYS_DIR
 
-
-def verifier_for(workspace: Workspace) -> Verifier:
-    """The project's trust: the keys under ``policies/keys/`` and the keyless
-    identities in ``policies/identities.yaml``."""
     return CompositeVerifier(
-        LocalVerifier(TrustedKeys(workspace.root / TRUSTED_KEYS_DIR).load()),
-        keyless_verifier(workspace, project_identities(workspace)),
+        LocalVerifier(dict(trust.keys), f"{trust.where(KEYS_DIR)}/"),
+        keyless_verifier(trust, trust.identities),
     )

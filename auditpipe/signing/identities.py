@@ -88,28 +88,37 @@ def identities_from(items: Iterable[Any], source: Path | str) -> tuple[TrustedId
 def load_identities(path: Path) -> tuple[TrustedIdentity, ...]:
     """The identities listed in ``path`` (``policies/identities.yaml``); none if it is absent."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return ()
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"cannot read trusted identities: {exc}", path=path) from exc
+    return parse_identities(data, path)
+
+
+def parse_identities(data: bytes, source: Path | str) -> tuple[TrustedIdentity, ...]:
+    """The identities in the bytes of an ``identities.yaml`` (``source`` names it in errors)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read trusted identities: {exc}", path=source) from exc
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(
             f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-            path=path,
+            path=source,
             line=mark.line + 1 if mark is not None else None,
         ) from exc
     if doc is None:
         return ()
     if not isinstance(doc, dict) or set(doc) - {"identities"}:
-        raise ConfigError("expected a mapping with one key, `identities`", path=path, hint=_HINT)
+        raise ConfigError("expected a mapping with one key, `identities`", path=source, hint=_HINT)
     items = doc.get("identities") or []
     if not isinstance(items, list):
-        raise ConfigError("`identities` must be a list", path=path, hint=_HINT)
-    return identities_from(items, path)
+        raise ConfigError("`identities` must be a list", path=source, hint=_HINT)
+    return identities_from(items, source)
 
 
 _HINT = (

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from auditpipe.errors import ConfigError, SigningKeyError
+from auditpipe.faults import os_fault
 
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_KEY_NAME = "default"
@@ -50,7 +51,7 @@ def default_config_dir() -> Path:
     return Path(platformdirs.user_config_dir("auditpipe"))
 
 
-def load_public_pem(data: bytes, source: Path) -> ec.EllipticCurvePublicKey:
+def load_public_pem(data: bytes, source: Path | str) -> ec.EllipticCurvePublicKey:
     """Parse a public key PEM; only ECDSA P-256 keys are accepted."""
     try:
         key = serialization.load_pem_public_key(data)
@@ -214,7 +215,11 @@ class TrustedKeys:
         if not self.directory.is_dir():
             return keys
         for path in sorted(self.directory.glob("*.pem")):
-            key = load_public_pem(path.read_bytes(), path)
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise os_fault(exc, path) from exc
+            key = load_public_pem(data, path)
             keyid = keyid_of(key)
             if path.stem != keyid:
                 raise ConfigError(

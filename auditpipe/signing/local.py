@@ -6,7 +6,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from auditpipe.errors import VerificationFailed
+from auditpipe.errors import UntrustedSigner, VerificationFailed
 from auditpipe.manifest.canonical import IN_TOTO_PAYLOAD_TYPE, pae
 from auditpipe.signing.bundle import EntryBundle, key_bundle
 from auditpipe.signing.interface import Signer, SignerIdentity, Verifier
@@ -35,8 +35,11 @@ class LocalSigner(Signer):
 class LocalVerifier(Verifier):
     """Accepts bundles signed by one of the project's trusted public keys."""
 
-    def __init__(self, trusted: dict[str, ec.EllipticCurvePublicKey]) -> None:
+    def __init__(
+        self, trusted: dict[str, ec.EllipticCurvePublicKey], where: str = "policies/keys/"
+    ) -> None:
         self._trusted = trusted
+        self._where = where  # names the trust set in "not trusted" messages
 
     def verify(self, bundle: EntryBundle) -> SignerIdentity:
         if bundle.payload_type != IN_TOTO_PAYLOAD_TYPE:
@@ -49,11 +52,13 @@ class LocalVerifier(Verifier):
             )
         keyid = bundle.key_hint
         key = self._trusted.get(keyid or "")
-        if key is None:
-            raise VerificationFailed(
-                f"signed by key {keyid}, which is not trusted (not in policies/keys/)"
-            )
         message = pae(bundle.payload_type, bundle.payload)
+        if key is None:
+            self._check_hint(bundle, keyid, message)
+            raise UntrustedSigner(
+                f"untrusted signer: key {keyid}, which is not trusted (not in {self._where})",
+                signer=f"key {keyid}",
+            )
         for sig_keyid, signature in bundle.signatures:
             if sig_keyid not in (None, "", keyid):
                 continue
@@ -63,3 +68,20 @@ class LocalVerifier(Verifier):
                 continue
             return SignerIdentity(kind="key", keyid=keyid)
         raise VerificationFailed(f"invalid signature for key {keyid}")
+
+    def _check_hint(self, bundle: EntryBundle, keyid: str | None, message: bytes) -> None:
+        """An unknown key hint over a signature a trusted key made is tampering.
+
+        Without it, editing the (unsigned) hint of a trusted entry would turn
+        honest evidence into an "untrusted" entry that is merely ignored.
+        """
+        for trusted_id, key in self._trusted.items():
+            for _sig_keyid, signature in bundle.signatures[:4]:  # bounded: hostile input
+                try:
+                    key.verify(signature, message, _ECDSA)
+                except InvalidSignature:
+                    continue
+                raise VerificationFailed(
+                    f"the key hint says {keyid}, but the signature is by trusted key "
+                    f"{trusted_id}: the bundle was altered"
+                )

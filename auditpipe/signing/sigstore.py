@@ -24,6 +24,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -267,22 +268,33 @@ def _signing_context(trust_config: Path | None) -> SigningContext:
         ) from exc
 
 
-def read_trust(path: Path) -> tuple[ClientTrustConfig | None, TrustedRoot]:
+@dataclass(frozen=True)
+class TrustConfigBytes:
+    """A sigstore trust config read elsewhere (e.g. from a trust ref's git objects)."""
+
+    where: str
+    data: bytes
+
+
+def read_trust(source: Path | TrustConfigBytes) -> tuple[ClientTrustConfig | None, TrustedRoot]:
     """A ClientTrustConfig (with its trusted root) or a bare TrustedRoot, from JSON."""
     from sigstore.models import ClientTrustConfig, TrustedRoot
+    from sigstore_models.trustroot import v1 as trustroot_v1
 
+    path = source.where if isinstance(source, TrustConfigBytes) else source
     hint = (
         "write a sigstore ClientTrustConfig (trustedRoot + signingConfig) or TrustedRoot JSON, "
         "or remove the file to use sigstore's public instance"
     )
     try:
-        text = path.read_text(encoding="utf-8")
+        data = source.data if isinstance(source, TrustConfigBytes) else source.read_bytes()
+        text = data.decode("utf-8")
         media = str(json.loads(text).get("mediaType", ""))
         if "clienttrustconfig" in media:
             config = ClientTrustConfig.from_json(text)
             return config, config.trusted_root
         if "trustedroot" in media:
-            return None, TrustedRoot.from_file(str(path))
+            return None, TrustedRoot(trustroot_v1.TrustedRoot.from_json(data))
     except FileNotFoundError as exc:
         raise ConfigError("sigstore trust config not found", path=path, hint=hint) from exc
     except Exception as exc:  # JSON, pydantic and sigstore errors alike mean a bad file

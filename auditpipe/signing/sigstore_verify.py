@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from auditpipe.errors import ConfigError, VerificationFailed
-from auditpipe.manifest.canonical import IN_TOTO_PAYLOAD_TYPE
+from auditpipe.errors import ConfigError, UntrustedSigner, VerificationFailed
+from auditpipe.manifest.canonical import IN_TOTO_PAYLOAD_TYPE, pae
 from auditpipe.signing.bundle import EntryBundle
 from auditpipe.signing.identities import (
     TrustedIdentity,
@@ -23,7 +23,12 @@ from auditpipe.signing.identities import (
     identity_of_certificate,
 )
 from auditpipe.signing.interface import SignerIdentity, Verifier
-from auditpipe.signing.sigstore import describe_cause, quiet_sigstore, read_trust
+from auditpipe.signing.sigstore import (
+    TrustConfigBytes,
+    describe_cause,
+    quiet_sigstore,
+    read_trust,
+)
 
 if TYPE_CHECKING:
     from sigstore.verify import Verifier as SigstoreVerifierImpl
@@ -41,7 +46,9 @@ class SigstoreVerifier(Verifier):
     """
 
     def __init__(
-        self, identities: Iterable[TrustedIdentity], trust_config: Path | None = None
+        self,
+        identities: Iterable[TrustedIdentity],
+        trust_config: Path | TrustConfigBytes | None = None,
     ) -> None:
         self.identities = tuple(identities)
         self._trust_config = trust_config
@@ -57,9 +64,11 @@ class SigstoreVerifier(Verifier):
             raise VerificationFailed("bundle carries no signing certificate (not keyless)")
         who = claimed.describe()
         if not self.identities:
-            raise VerificationFailed(
-                f"keyless signature by {who}, but no sigstore identity is trusted "
-                "(policies/identities.yaml or the policy's trust.identities)"
+            _check_own_certificate(bundle, who)
+            raise UntrustedSigner(
+                f"untrusted signer: keyless signature by {who}, but no sigstore identity is "
+                "trusted (policies/identities.yaml or the policy's trust.identities)",
+                signer=who,
             )
         quiet_sigstore()
         from sigstore.models import Bundle
@@ -73,9 +82,13 @@ class SigstoreVerifier(Verifier):
         cert = parsed.signing_certificate
         accepted = [p for p in map(_policy, self.identities) if _accepts(p, cert)]
         if not accepted:
-            raise VerificationFailed(
-                f"signed by {who}, which is not a trusted identity "
-                f"(trusted: {'; '.join(i.describe() for i in self.identities)})"
+            # A certificate for an unknown identity (or from an unknown CA) cannot
+            # be told apart from a forged one: either way it is not evidence.
+            _check_own_certificate(bundle, who)
+            raise UntrustedSigner(
+                f"untrusted signer: signed by {who}, which is not a trusted identity "
+                f"(trusted: {'; '.join(i.describe() for i in self.identities)})",
+                signer=who,
             )
         verifier = self._verifier()
         try:
@@ -108,9 +121,55 @@ class SigstoreVerifier(Verifier):
             except Exception as exc:
                 raise ConfigError(
                     f"unusable sigstore trusted root: {describe_cause(exc)}",
-                    path=self._trust_config or "sigstore",
+                    path=_where(self._trust_config),
                 ) from exc
         return self._impl
+
+
+def _check_own_certificate(bundle: EntryBundle, who: str) -> None:
+    """The signature must at least verify under the certificate the bundle carries.
+
+    Without this, swapping a trusted entry's certificate for another one would
+    turn honest evidence into an "untrusted" entry that is merely ignored.
+    Key types other than ECDSA cannot be checked here; those stay untrusted.
+    """
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    material = bundle.model.verification_material
+    chain = material.x509_certificate_chain
+    if material.certificate is not None:
+        raw = bytes(material.certificate.raw_bytes)
+    elif chain is not None and chain.certificates:
+        raw = bytes(chain.certificates[0].raw_bytes)
+    else:
+        return
+    try:
+        key = x509.load_der_x509_certificate(raw).public_key()
+    except ValueError:
+        raise VerificationFailed(f"keyless bundle of {who} has an unreadable certificate") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        return
+    digest = hashes.SHA384() if key.curve.key_size >= 384 else hashes.SHA256()
+    message = pae(bundle.payload_type, bundle.payload)
+    for _keyid, signature in bundle.signatures[:4]:  # bounded: hostile input
+        try:
+            key.verify(signature, message, ec.ECDSA(digest))
+            return
+        except InvalidSignature:
+            continue
+    raise VerificationFailed(
+        f"keyless signature by {who} does not verify under its own certificate: "
+        "the bundle was altered"
+    )
+
+
+def _where(config: Path | TrustConfigBytes | None) -> str | Path:
+    if isinstance(config, TrustConfigBytes):
+        return config.where
+    return config or "sigstore"
 
 
 def _policy(identity: TrustedIdentity) -> VerificationPolicy:

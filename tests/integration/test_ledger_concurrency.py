@@ -17,6 +17,7 @@ from auditpipe.ledger.ledger import Ledger
 from auditpipe.ledger.verify import verify_ledger
 from auditpipe.pipeline.recorder import RunFacts, build, sign_and_append
 from auditpipe.signing.factory import local_signer, verifier_for
+from auditpipe.trust.read import open_trust
 from auditpipe.workspace import Workspace
 from tests.conftest import Project
 
@@ -37,7 +38,7 @@ def _writer(root: Path, count: int, tag: str) -> subprocess.Popen[str]:
 def _verify(root: Path) -> list[str]:
     workspace = Workspace.discover(root)
     with Ledger(workspace) as ledger:
-        report = verify_ledger(ledger.store, verifier_for(workspace))
+        report = verify_ledger(ledger.store, verifier_for(open_trust(workspace, None)))
     return [p.describe() for p in report.problems]
 
 

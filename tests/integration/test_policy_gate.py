@@ -119,8 +119,13 @@ def test_gate_denies_a_run_signed_by_an_untrusted_key(built: Project, cli: Cli) 
     assert cli("run", "--key", "stranger").code == 0
     code, rules = gate(cli)
     assert code == 1
-    assert failed(rules) == ["trusted_signers"]
+    assert "trusted_signers" in failed(rules)
     assert "not trusted" in rules["trusted_signers"]["detail"]
+    # Untrusted runs are no evidence: the stranger's evaluation does not count either,
+    # so the metric rules have nothing to read.
+    assert rules["required stages: prep, train, evaluate"]["detail"] == (
+        "missing from the lineage: evaluate"
+    )
 
 
 def test_gate_denies_when_code_changed_since_the_run(built: Project, cli: Cli) -> None:

@@ -104,16 +104,22 @@ def test_keyless_entry_verifies_when_its_identity_is_trusted(keyless: Project, c
     ],
     ids=["other-identity", "other-issuer", "other-repository", "none"],
 )
-def test_keyless_entry_fails_when_another_identity_is_trusted(
+def test_keyless_entry_is_untrusted_when_another_identity_is_trusted(
     keyless: Project, cli: Cli, trusted: str
 ) -> None:
+    """Listed as untrusted (valid history, no evidence), never a ledger failure."""
     entry_id = record(cli, "--signer", "sigstore").out.strip()
     keyless.gen({"policies/identities.yaml": trusted})
     result = cli("verify", "--ledger")
-    assert result.code == 1
-    assert entry_id in result.err
-    assert f"{WORKFLOW} via {GITHUB_ISSUER}" in result.err
-    assert "not a trusted identity" in result.err or "no sigstore identity is trusted" in result.err
+    assert result.code == 0, result.err
+    assert f"untrusted: {entry_id}" in result.out
+    assert f"{WORKFLOW} via {GITHUB_ISSUER}" in result.out
+    assert "not a trusted identity" in result.out or "no sigstore identity is trusted" in result.out
+    report = json.loads(cli("verify", "--ledger", "--json").out)
+    assert report["signers"] == {}
+    assert [(u["entry"], u["signer"]) for u in report["untrusted"]] == [
+        (entry_id, f"{WORKFLOW} via {GITHUB_ISSUER}")
+    ]
 
 
 def _append_raw(project: Project, raw: bytes) -> str:

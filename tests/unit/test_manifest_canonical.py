@@ -25,7 +25,7 @@ from auditpipe.manifest import (
     is_canonical,
     pae,
 )
-from auditpipe.manifest.predicates import SECRET_NAME
+from auditpipe.secrets import is_secret_name
 
 SAFE_INT = 2**53 - 1
 
@@ -135,7 +135,7 @@ def test_canonical_bytes_refuses_what_json_cannot_carry(value: Any) -> None:
 
 
 def _innocent(key: str) -> bool:
-    return SECRET_NAME.search(key) is None
+    return not is_secret_name(key)
 
 
 innocent_values = st.recursive(
@@ -281,7 +281,6 @@ def test_parse_deeply_nested_garbage_raises_manifest_error(raw: bytes) -> None:
         (lambda d: d.update(_type="https://in-toto.io/Statement/v0.1"), "in-toto Statement"),
         (lambda d: d["predicate"].update(status="maybe"), "invalid predicate"),
         (lambda d: d["predicate"].update(extra=1), "invalid predicate"),
-        (lambda d: d["predicate"]["params"].update(db_password="x"), "looks like a secret"),
         (lambda d: d.update(subject=[{"name": "", "digest": {}}]), "in-toto Statement"),
     ],
 )

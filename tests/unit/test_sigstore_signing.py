@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from auditpipe.errors import ConfigError, SigningError, VerificationFailed
+from auditpipe.errors import ConfigError, SigningError, UntrustedSigner, VerificationFailed
 from auditpipe.manifest.canonical import canonical_bytes, entry_id
 from auditpipe.signing.bundle import parse_bundle
 from auditpipe.signing.identities import GITHUB_ISSUER, TrustedIdentity, load_identities
@@ -109,8 +109,23 @@ def test_another_identity_is_not_trusted(
 
 def test_no_trusted_identity_trusts_no_keyless_bundle(fake: FakeSigstore, trust: Path) -> None:
     bundle = parse_bundle(sign(fake, trust, canonical_bytes(STATEMENT)))
-    with pytest.raises(VerificationFailed, match="no sigstore identity is trusted"):
+    with pytest.raises(UntrustedSigner, match="no sigstore identity is trusted"):
         SigstoreVerifier([], trust).verify(bundle)
+
+
+@pytest.mark.parametrize("trusted", [[], [TrustedIdentity(WORKFLOW, "https://gitlab.com")]])
+def test_an_untrusted_bundle_whose_signature_fails_its_own_certificate_is_altered(
+    fake: FakeSigstore, trust: Path, trusted: list[TrustedIdentity]
+) -> None:
+    """Untrusted is for unknown signers; a signature its own certificate rejects is tampering."""
+    raw = sign(fake, trust, canonical_bytes(STATEMENT))
+    document = json.loads(raw)
+    other = sign(fake, trust, canonical_bytes({**STATEMENT, "predicate": {"stage": "x"}}))
+    document["dsseEnvelope"]["signatures"] = json.loads(other)["dsseEnvelope"]["signatures"]
+    with pytest.raises(VerificationFailed) as info:
+        SigstoreVerifier(trusted, trust).verify(parse_bundle(json.dumps(document).encode()))
+    assert not isinstance(info.value, UntrustedSigner)
+    assert "does not verify under its own certificate" in info.value.message
 
 
 def test_another_instance_root_does_not_verify(fake: FakeSigstore, trust: Path) -> None:

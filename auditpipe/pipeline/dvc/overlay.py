@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from auditpipe.errors import ConfigError
-from auditpipe.pipeline.spec import ENV_NAME, SIGNERS, PipelineSpec, StageSpec, _Parser
+from auditpipe.pipeline.spec import SIGNERS, PipelineSpec, StageSpec, _Parser
 from auditpipe.pipeline.yamlpos import compose, decode, display_path, is_null
 from auditpipe.suggest import did_you_mean
 
@@ -83,15 +83,21 @@ def _overlay(reader: _Parser, stage: StageSpec, body: object, hint: str) -> Stag
     validate = stage.validate
     if "validate" in node:
         validate = reader.validations(node["validate"], f"stage {stage.name!r}", paths, None)
-    env = stage.env
+    env, public, secret = stage.env, stage.env_public, stage.env_secret
     if "env" in node:
-        env = tuple(
-            dict.fromkeys(reader.checked(node["env"], "env", None, ENV_NAME, "a variable name"))
-        )
+        names, public_names, secret_names = reader.env(node["env"])
+        env, public, secret = tuple(names), tuple(public_names), tuple(secret_names)
     content = stage.content
     if "content" in node:
         value = reader.value(node["content"])
         if not isinstance(value, bool):
             raise reader.fail(node["content"], f"content must be true or false, not {value!r}")
         content = value
-    return dataclasses.replace(stage, validate=validate, env=env, content=content)
+    return dataclasses.replace(
+        stage,
+        validate=validate,
+        env=env,
+        env_public=public,
+        env_secret=secret,
+        content=content,
+    )
