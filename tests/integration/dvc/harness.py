@@ -8,6 +8,7 @@ copies and returns the set of stages each tool executed.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -31,19 +32,22 @@ GIT_ENV = {
 
 
 def dvc_binary() -> Path:
-    """The ``dvc`` of the side venv, building the venv on first use."""
+    """The ``dvc`` of the side venv, building the venv on first use (one builder at a time)."""
     home = CACHE / f"venv-{DVC_VERSION.replace('=', '')}"
     binary = home / "bin" / "dvc"
-    if binary.exists():
-        return binary
-    if home.exists():
-        shutil.rmtree(home)
-    venv.create(home, with_pip=True)
-    subprocess.run(
-        [str(home / "bin" / "python"), "-m", "pip", "install", "-q", DVC_VERSION],
-        check=True,
-        capture_output=True,
-    )
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel test workers wait for one build
+        if binary.exists():
+            return binary
+        if home.exists():
+            shutil.rmtree(home)
+        venv.create(home, with_pip=True)
+        subprocess.run(
+            [str(home / "bin" / "python"), "-m", "pip", "install", "-q", DVC_VERSION],
+            check=True,
+            capture_output=True,
+        )
     return binary
 
 
