@@ -278,11 +278,13 @@ class DvcReader(NodeReader):
             line=line_of(key),
             desc=self.resolve(node["desc"], ctx, "desc") if "desc" in node else None,
             frozen=self.flag(node["frozen"], ctx, "frozen") if "frozen" in node else False,
+            # A stage with neither deps nor outputs is a "callback" in DVC: always run.
             always_changed=(
                 self.flag(node["always_changed"], ctx, "always_changed")
                 if "always_changed" in node
                 else False
-            ),
+            )
+            or not (deps or outs or metrics or plots),
             param_files=tuple((f, tuple(k)) for f, k in files.items()),
             plots=tuple(plots),
             source=self.rel,

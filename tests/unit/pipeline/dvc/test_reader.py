@@ -269,3 +269,13 @@ def test_bad_overlay(tmp_path: Path, overlay: str, line: int, message: str) -> N
     assert caught.value.path is not None and caught.value.path.endswith("auditpipe.yaml")
     assert caught.value.line == line
     assert message in caught.value.message
+
+
+def test_a_stage_without_deps_or_outputs_always_runs_as_in_dvc(tmp_path: Path) -> None:
+    _gen(
+        tmp_path,
+        {"dvc.yaml": "stages:\n  ping:\n    cmd: echo hi\n  out:\n    cmd: x\n    outs: [o]\n"},
+    )
+    spec = load_pipeline(tmp_path)
+    assert spec.stages["ping"].always_changed
+    assert not spec.stages["out"].always_changed
