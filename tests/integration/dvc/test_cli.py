@@ -59,3 +59,22 @@ def test_missing_data_tracked_by_a_dvc_file_says_dvc_pull(
     assert "dependency data/big.csv is missing (tracked by data/big.csv.dvc: run `dvc pull`)" in (
         result.out
     )
+
+
+def test_top_level_metrics_inside_a_directory_output_are_recorded(
+    project: Project, cli: Callable[..., Any]
+) -> None:
+    (project.root / "auditpipe.yaml").unlink(missing_ok=True)
+    project.gen(
+        {
+            "src/evaluate.py": "import json, os\nos.makedirs('eval', exist_ok=True)\n"
+            "json.dump({'auc': 0.75}, open('eval/metrics.json', 'w'))\n",
+            "dvc.yaml": "stages:\n  evaluate:\n    cmd: python3 src/evaluate.py\n"
+            "    deps: [src/evaluate.py]\n    outs: [eval]\nmetrics: [eval/metrics.json]\n",
+        }
+    )
+    result = cli("run")
+    assert result.code == 0, result.err + result.out
+    result = cli("metrics", "--json")
+    assert result.code == 0, result.err
+    assert '"auc": 0.75' in result.out
