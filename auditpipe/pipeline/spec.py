@@ -41,8 +41,9 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 from auditpipe.errors import ConfigError
 from auditpipe.faults import describe as describe_fault
 from auditpipe.pipeline.dag import build_dag, is_within, normalize_path
-from auditpipe.pipeline.dvc.context import Context, ResolveProblem, as_config_error
+from auditpipe.pipeline.dvc.context import ResolveProblem
 from auditpipe.pipeline.spec_env import SecretFieldsReader
+from auditpipe.pipeline.spec_vars import VariablesReader
 from auditpipe.pipeline.stage import PipelineSpec, StageSpec
 from auditpipe.pipeline.yamlpos import (
     compose,
@@ -86,13 +87,8 @@ def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-class _Parser(SecretFieldsReader):
+class _Parser(VariablesReader, SecretFieldsReader):
     """Reads ``auditpipe.yaml`` nodes into stages, expanding templates."""
-
-    def __init__(self, where: str, root: Path | None = None) -> None:
-        super().__init__(where)
-        self.root = root
-        self.context = Context()  # params and vars, for ${...} outside item/key
 
     # -- scalars and lists ----------------------------------------------------
 
@@ -199,38 +195,6 @@ class _Parser(SecretFieldsReader):
                     stages[stage.name] = stage
         allow = self.secrets_allow(top["secrets"][1]) if "secrets" in top else []
         return params_file, signer, stages, allow
-
-    def load_context(self, params_file: str, vars_: tuple[Node, Node] | None) -> None:
-        """``${...}`` sees the params file and ``vars:`` (files, root-relative, or mappings)."""
-        if self.root is None:
-            return
-        try:
-            if (self.root / params_file).is_file():
-                self.context.merge_file(self.root, ".", params_file)
-            for i, entry in enumerate(self.sequence(vars_[1], "vars") if vars_ else []):
-                value = self.value(entry)
-                if isinstance(value, str):
-                    self.context.merge_file(self.root, ".", value)
-                elif isinstance(value, dict):
-                    self.context.merge(value, f"vars[{i}]")
-                else:
-                    raise self.fail(
-                        entry, f"vars entry must be a file or a mapping, not {describe(value)}"
-                    )
-        except ResolveProblem as problem:
-            raise as_config_error(
-                problem, self.where, line_of(vars_[0]) if vars_ else 1
-            ) from problem
-
-    def typed(self, node: Node) -> Any:
-        """A node's value; a string that is exactly ``${x}`` becomes x's value (a list...)."""
-        value = self.value(node)
-        if isinstance(value, str) and VARIABLE.fullmatch(value) and not value.startswith("\\"):
-            try:
-                return self.context.resolve(value, field="foreach")
-            except ResolveProblem as problem:
-                raise as_config_error(problem, self.where, line_of(node)) from problem
-        return value
 
     def check_name(self, name: str, node: Node) -> None:
         if not name:
