@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from auditpipe.errors import ConfigError
+from auditpipe.faults import describe as describe_fault
 from auditpipe.pipeline.yamlpos import decode, describe, display_path, load_data
 
 SUFFIXES = (".yaml", ".yml", ".json", ".toml", ".py")
@@ -27,9 +28,8 @@ def read_params_file(path: Path, *, missing_hint: str | None = None) -> dict[str
             "params file not found", path=where, hint=missing_hint or f"create {path.name}"
         ) from exc
     except OSError as exc:
-        raise ConfigError(
-            f"cannot read the params file: {exc.strerror or exc}", path=where
-        ) from exc
+        what, hint = describe_fault(exc)
+        raise ConfigError(f"cannot read the params file: {what}", path=where, hint=hint) from exc
     if path.suffix == ".py":
         return _python_params(decode(data, where=where), where)
     value = load_data(data, where=where, toml=path.suffix == ".toml")

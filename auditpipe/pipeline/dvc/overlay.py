@@ -15,6 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from auditpipe.errors import ConfigError
+from auditpipe.faults import describe as describe_fault
 from auditpipe.pipeline.spec import SIGNERS, PipelineSpec, StageSpec, _Parser
 from auditpipe.pipeline.yamlpos import compose, decode, display_path, is_null
 from auditpipe.suggest import did_you_mean
@@ -29,7 +30,8 @@ def apply_overlay(spec: PipelineSpec, file: Path) -> PipelineSpec:
     try:
         data = file.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror or exc}", path=where) from exc
+        what, hint = describe_fault(exc)
+        raise ConfigError(f"cannot read: {what}", path=where, hint=hint) from exc
     reader = _Parser(where)
     root = compose(decode(data, where=where), where=where)
     stages = dict(spec.stages)

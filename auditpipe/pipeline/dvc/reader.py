@@ -19,6 +19,7 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from auditpipe.errors import ConfigError
+from auditpipe.faults import describe as describe_fault
 from auditpipe.pipeline.dag import normalize_path
 from auditpipe.pipeline.dvc.context import Context, ResolveProblem, as_config_error
 from auditpipe.pipeline.spec import DEFAULT_PARAMS_FILE, StageSpec
@@ -375,5 +376,6 @@ def read_dvc_file(root: Path, rel: str, where: str) -> DvcFile:
     try:
         data = (root / rel).read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read {rel}: {exc.strerror or exc}", path=where) from exc
+        what, hint = describe_fault(exc)
+        raise ConfigError(f"cannot read {rel}: {what}", path=where, hint=hint) from exc
     return DvcReader(root, rel, where).read(data)
