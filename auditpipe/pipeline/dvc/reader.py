@@ -61,6 +61,7 @@ class DvcReader(NodeReader):
         self.root = root
         self.rel = rel
         self.base = posixpath.dirname(rel) or "."
+        self.stage_plots: list[dict[str, Any]] = []  # stage plot files with options
 
     # -- values -------------------------------------------------------------------
 
@@ -135,6 +136,8 @@ class DvcReader(NodeReader):
                 self.sequence(node, "plots"), self.strings(node, ctx, "plots"), strict=True
             ):
                 result.plots.append(self.top_plot(entry, value))
+        covered = {f for plot in result.plots for f in plot["files"]}
+        result.plots += [p for p in self.stage_plots if p["id"] not in covered]
         return result
 
     def load_vars(self, ctx: Context, node: Node | None, base: str, at: Node) -> None:
@@ -308,8 +311,17 @@ class DvcReader(NodeReader):
                     if option not in allowed:
                         raise self.unknown(entry, option, f"{what} {path!r}", allowed)
                 value = path
+                if what == "plots" and options:
+                    self.stage_plots.append(self.plot_props(wdir, path, options, entry))
             found.append(self.repo_path(wdir, value, entry, f"{what} entry"))
         return found
+
+    def plot_props(self, wdir: str, path: str, options: dict[str, Any], at: Node) -> dict[str, Any]:
+        """A stage's plot file with options, as a plot definition of its own."""
+        rel = self.repo_path(wdir, path, at, "plots entry")
+        y = options.get("y")
+        props = {k: v for k, v in options.items() if k in ("x", "template", "title")}
+        return {"id": rel, "files": {rel: y if isinstance(y, str) else None}, **props}
 
     def params(
         self, node: Node | None, ctx: Context, wdir: str

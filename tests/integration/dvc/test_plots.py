@@ -16,7 +16,7 @@ DVC_YAML = """\
 stages:
   train:
     cmd: "true"
-    plots: [{loss.csv: {x: step, y: loss}}]
+    plots: [{loss.csv: {x: step, y: loss, template: scatter}}]
 plots:
   - ROC: {template: simple, x: fpr, y: {roc.json: tpr}}
   - Confusion: {template: confusion, x: actual, y: {cm.json: predicted}}
@@ -47,6 +47,9 @@ def test_plots_show_and_diff(project: Project, cli: Callable[..., Any]) -> None:
     spec = json.loads((out / "ROC.vl.json").read_text())
     assert spec["encoding"]["x"]["field"] == "fpr" and spec["encoding"]["y"]["field"] == "tpr"
     assert len(spec["data"]["values"]) == 11
+    loss = json.loads((out / "loss.csv.vl.json").read_text())  # a stage's plot, its own x/y
+    assert loss["encoding"]["x"]["field"] == "step" and loss["encoding"]["y"]["field"] == "loss"
+    assert loss["mark"] == "point"
 
     (project.root / "roc.json").write_text(_roc(0.3))
     result = cli("plots", "diff", "-o", "diffed")
