@@ -187,7 +187,7 @@ stages:
     deps: [src]
     outs: [dirdep.txt]
   phony:
-    cmd: python3 -c "print('no deps, no outputs: runs every time')"
+    cmd: python3 -c "print('no deps and no outputs, so it runs every time')"
   clock:
     cmd: python3 src/step.py clock.txt data.txt
     deps: [data.txt]
