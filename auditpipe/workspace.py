@@ -1,7 +1,8 @@
 """The user's git repository: discovery, and auditpipe's private state inside ``.git``.
 
-auditpipe never touches the user's working tree, index or checked-out branch;
-its own state (last verified ledger head, stat cache, locks) lives under
+auditpipe never touches the user's git index or checked-out branch, and of the
+working tree only ``auditpipe.lock`` (see ``auditpipe.lock``); its own state
+(last verified ledger head and checkpoint, stat cache, locks) lives under
 ``.git/auditpipe/``.
 """
 

@@ -17,6 +17,7 @@ from auditpipe.cli import (  # noqa: F401  (registers commands)
     fingerprint_cmd,
     gate_cmds,
     ledger_cmds,
+    lock_cmds,
     pipeline_cmds,
     plots_cmds,
     policy_cmds,

@@ -119,6 +119,9 @@ def record(
         signing = signer_for(ledger.workspace, key, passphrase_env, signer, identity_token)
         statement = build(ledger, facts)
         entry_id = sign_and_append(ledger, signing, statement)
+        from auditpipe.lock.update import update_lock
+
+        update_lock(ledger, signing, {stage: entry_id})
     out.print(entry_id)
     return 0
 
@@ -234,18 +237,28 @@ def show(entry_id: str, /, *, json: bool = False) -> int:
 
 
 def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
-    """``auditpipe verify --ledger``: the whole branch, every rule, every entry.
+    """``auditpipe verify --ledger``: the whole branch, every rule, every entry,
+    and consistency with every checkpoint known (the working tree's lock, the
+    trust ref's lock, this clone's last state).
 
     Entries by signers the trust set does not know are listed, never failures.
     """
+    from auditpipe.anchor.pinned import trust_pins, verify_pinned
     from auditpipe.cli.trust_cmds import open_trust_root, trust_line
     from auditpipe.ledger.ledger import Ledger
-    from auditpipe.ledger.verify import verify_ledger
+    from auditpipe.ledger.verify import Problem, verify_ledger
     from auditpipe.signing.factory import verifier_for
 
+    hint: str | None = None
     with Ledger.open() as book:
         trust = open_trust_root(book.workspace, trust_ref, quiet=json)
         report = verify_ledger(book.store, verifier_for(trust))
+        try:
+            anchored = verify_pinned(book, trust_pins(book.workspace, trust))
+        except VerificationFailed as exc:
+            anchored, hint = None, exc.hint
+            report.problems.append(Problem(exc.message))
+            report.problems.extend(Problem(p) for p in exc.problems)
     if json:
         print_json(
             {
@@ -254,6 +267,9 @@ def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
                 "entries": report.entries,
                 "commits": report.commits,
                 "signers": report.signers,
+                "checkpoint": (
+                    anchored.checkpoint.body() if anchored and anchored.checkpoint else None
+                ),
                 "problems": [
                     {"entry": p.entry, "commit": p.commit, "message": p.message}
                     for p in report.problems
@@ -267,6 +283,7 @@ def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
         raise VerificationFailed(
             f"ledger verification failed: {len(report.problems)} problem(s)",
             problems=[p.describe() for p in report.problems],
+            hint=hint,
         )
     signers = (
         ", ".join(f"{k[:12] if len(k) == 64 else k}×{v}" for k, v in sorted(report.signers.items()))
@@ -279,6 +296,8 @@ def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
         f"head {head}, signers {signers}"
     )
     print_untrusted(report.untrusted)
+    if anchored is not None and anchored.pins:
+        out.print(f"consistent with the checkpoint in {', '.join(anchored.pins)}")
     out.print(trust_line(trust))
     return 0
 

@@ -207,13 +207,28 @@ def run(
         finally:
             console.progress.close()
             signal.signal(signal.SIGTERM, previous)
+        recorded = {
+            r.stage: r.entry
+            for r in results
+            if r.entry and r.outcome in ("ran", "skipped", "failed", "gate_failed")
+        }
+        if recorded and not dry_run:
+            from auditpipe.lock.update import update_lock
+
+            update_lock(ledger, signing, recorded)
     _summary(results)
     if all(r.outcome == "skipped" for r in results):
         err.print("every stage is up to date")
     if push and not dry_run:
+        from auditpipe.cli.sync_cmds import anchored_sync
+        from auditpipe.cli.trust_cmds import open_trust_root
         from auditpipe.ledger.sync import push as push_ledger
+        from auditpipe.signing.factory import verifier_for
 
-        sent = push_ledger(workspace, remote)
+        trust = open_trust_root(workspace, None, quiet=True)  # $AUDITPIPE_TRUST_REF, if set
+        sent = anchored_sync(
+            push_ledger, workspace, remote, None, signing, verifier_for(trust), trust, pull=False
+        )
         err.print(f"pushed the ledger to {remote}: head {(sent.head or '-')[:12]}")
     bad = [r for r in results if r.outcome in ("failed", "gate_failed", "not_run")]
     return 1 if bad else 0

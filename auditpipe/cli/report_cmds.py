@@ -72,7 +72,10 @@ def report(
     from auditpipe.cli.trust_cmds import open_trust_root, trust_line
 
     with Ledger.open() as book, working("collecting the evidence") as beat:
+        from auditpipe.anchor.pinned import trust_pins, verify_pinned
+
         trust = open_trust_root(book.workspace, trust_ref, policies=[policy] if policy else [])
+        verify_pinned(book, trust_pins(book.workspace, trust))
         loaded = None
         if policy is not None:
             from auditpipe.policy.load import load_policy

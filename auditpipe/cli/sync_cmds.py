@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cyclopts import App
 
@@ -54,10 +54,77 @@ def _sync(
     workspace = Workspace.discover()
     trust = open_trust_root(workspace, trust_ref, quiet=quiet)
     action = sync.pull if verb == "pull" else sync.push
-    result = action(
-        workspace, remote, verifier=verifier_for(trust), progress=None if quiet else _progress
+    signer = None
+    from auditpipe.lock.files import read_lock
+
+    if read_lock(workspace) is not None:
+        from auditpipe.errors import SigningKeyError
+        from auditpipe.signing.factory import local_signer
+
+        try:
+            signer = local_signer()
+        except SigningKeyError:
+            if verb == "push":
+                err.print("no signing key: auditpipe.lock's checkpoint is not re-issued")
+    progress = None if quiet else _progress
+    verifier = verifier_for(trust)
+    result = anchored_sync(
+        action, workspace, remote, progress, signer, verifier, trust, pull=verb == "pull"
     )
     return result, trust
+
+
+def anchored_sync(
+    action: Any,
+    workspace: Any,
+    remote: str,
+    progress: Any,
+    signer: Any,
+    verifier: Any,
+    trust: TrustRoot,
+    *,
+    pull: bool,
+) -> SyncResult:
+    """Check the local ledger against its pins, sync, re-anchor on the new head
+    and (with a signer) re-issue the lock's checkpoint over it — but only when the
+    synced ledger extends the lock, or the lock held before the sync (which then
+    only replayed local entries): never over a ledger truncated below it."""
+    from auditpipe.anchor.check import anchor
+    from auditpipe.anchor.pinned import reanchor_after_sync, trust_pins, working_tree_pins
+    from auditpipe.errors import VerificationFailed
+    from auditpipe.ledger.ledger import Ledger
+    from auditpipe.lock.update import reissue_checkpoint
+
+    pins = [*working_tree_pins(workspace), *trust_pins(workspace, trust)]
+    lock_held = False
+    with Ledger(workspace) as book:
+        if book.store.head() is not None:
+            anchor(book.store, [])  # this clone's own state first
+            try:
+                anchor(book.store, pins, record=False)
+                lock_held = bool(pins)
+            except VerificationFailed:
+                pass  # e.g. a lock newer than this clone's ledger: judged after the sync
+    result: SyncResult = action(workspace, remote, verifier=verifier, progress=progress)
+    with Ledger(workspace) as book:
+        reanchor_after_sync(book)
+        try:
+            anchor(book.store, pins, record=False)
+            extends_lock = True
+        except VerificationFailed:
+            if not lock_held:
+                raise  # the synced ledger does not extend the lock: truncated or rewritten
+            extends_lock = False
+        if signer is not None and reissue_checkpoint(book, signer) is not None:
+            err.print("auditpipe.lock: checkpoint re-issued over the ledger head; commit it")
+        elif not extends_lock:
+            # The lock held for the local ledger before the sync, which lost no entry:
+            # the sync replayed local entries the lock covers and the shared ledger lacks.
+            err.print(
+                "auditpipe.lock pins entries that are not on the shared ledger yet: "
+                "push the ledger, then commit auditpipe.lock"
+            )
+    return result
 
 
 def _progress(done: int, total: int) -> None:

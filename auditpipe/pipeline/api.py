@@ -22,6 +22,7 @@ from typing import Any
 
 from auditpipe.fingerprint import StatCache, fingerprint_many
 from auditpipe.ledger.ledger import Ledger
+from auditpipe.lock.update import update_lock
 from auditpipe.pipeline import facts
 from auditpipe.pipeline.recorder import sign_and_append
 from auditpipe.pipeline.recording import stage_run_statement
@@ -103,3 +104,4 @@ def record_stage(
                 exit_code=0 if succeeded else 1,
             )
             recording.entry_id = sign_and_append(ledger, signer, statement)
+            update_lock(ledger, signer, {stage: recording.entry_id})

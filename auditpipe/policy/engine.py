@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditpipe.lock.witness import Witnesses
 from auditpipe.pipeline.diff import flatten
 from auditpipe.policy.facts import build_facts
 from auditpipe.policy.load import LoadedPolicy
@@ -48,6 +49,7 @@ def decide(
     *,
     baseline: Lineage | None = None,
     base_ref: str | None = None,
+    witnesses: Witnesses | None = None,
 ) -> Decision:
     policy = loaded.policy
     facts = build_facts(lineage)
@@ -65,8 +67,30 @@ def decide(
             )
         )
     for index, rule in enumerate(policy.rules):
+        if rule.witnessed is not None:
+            results.append(_witnessed(rule, lineage, witnesses))
+            continue
         results.append(_evaluate(rule, index, loaded, lineage, facts, tree, baseline, base_ref))
     return Decision(lineage.artifact, lineage.sha256, policy.name, results)
+
+
+def _witnessed(rule: Rule, lineage: Lineage, witnesses: Witnesses | None) -> RuleResult:
+    """Enough listed witnesses cosigned a checkpoint that covers every run of the lineage."""
+    assert rule.witnessed is not None
+    w = rule.witnessed
+    if witnesses is None:
+        return RuleResult(rule.title, False, "no witness information (no ledger checkpoint)")
+    ids = [n.id for n in lineage.all_runs()]
+    unplaced = [i[:12] for i in ids if i not in witnesses.positions]
+    if unplaced:
+        return RuleResult(rule.title, False, f"runs not on the ledger: {', '.join(unplaced)}")
+    needed = max((witnesses.positions[i] + 1 for i in ids), default=0)
+    covering = [k for k in w.by if witnesses.sizes.get(k, 0) >= needed]
+    detail = (
+        f"{len(covering)} of {w.min} required witness(es) cosigned a checkpoint of at least "
+        f"{needed} entries" + (f" ({', '.join(k[:12] for k in covering)})" if covering else "")
+    )
+    return RuleResult(rule.title, len(covering) >= w.min, detail)
 
 
 def _intact(lineage: Lineage, *, with_signers: bool) -> RuleResult:

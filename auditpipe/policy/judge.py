@@ -62,6 +62,14 @@ def judge(
         )
     verifier = policy_verifier(trust, loaded.policy)
     tree = TreeState(workspace.root)
+    seen = None
+    if any(rule.witnessed for rule in loaded.policy.rules):
+        from auditpipe.lock.files import read_lock
+        from auditpipe.lock.witness import witnesses
+        from auditpipe.signing.keys import TRUSTED_KEYS_DIR, TrustedKeys
+
+        keys = TrustedKeys(workspace.root / TRUSTED_KEYS_DIR).load()
+        seen = witnesses(ledger, read_lock(workspace), keys)
     judged = []
     for path in paths:
         rel, digest = artifact_digest(workspace, path)
@@ -73,7 +81,8 @@ def judge(
                 baseline = walk(
                     ledger, verifier, rel, base_digest, root=workspace.root, check_sources=False
                 )
-        judged.append((lineage, decide(loaded, lineage, tree, baseline=baseline, base_ref=base)))
+        decision = decide(loaded, lineage, tree, baseline=baseline, base_ref=base, witnesses=seen)
+        judged.append((lineage, decision))
     return judged
 
 

@@ -20,6 +20,7 @@
       - metric: {stage: evaluate, name: accuracy, min: 0.9}
       - no_regression: {stage: evaluate, metric: accuracy, tolerance: 0.01}
       - cel: {name: enough test rows, expr: "stages.evaluate.metrics.test_rows >= 40"}
+      - witnessed: {by: [<keyid>], min: 1}  # cosigned checkpoints cover the lineage
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ class RegressionRule(Strict):
     direction: Literal["higher_is_better", "lower_is_better"] = "higher_is_better"
 
 
+class WitnessRule(Strict):
+    by: list[str] = Field(min_length=1)
+    """keyids of the witnesses whose cosignatures count."""
+    min: int = Field(default=1, ge=1)
+
+
 class CelRule(Strict):
     name: str
     expr: str
@@ -83,6 +90,7 @@ class Rule(Strict):
     metric: MetricRule | None = None
     no_regression: RegressionRule | None = None
     cel: CelRule | None = None
+    witnessed: WitnessRule | None = None
     line: int = 0
 
     @property
@@ -99,6 +107,8 @@ class Rule(Strict):
             return f"no regression of {r.stage}.{r.metric} (tolerance {r.tolerance:g})"
         if self.cel:
             return self.cel.name
+        if self.witnessed:
+            return f"witnessed by {self.witnessed.min} of {len(self.witnessed.by)} witness(es)"
         return self.kind
 
 

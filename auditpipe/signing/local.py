@@ -11,6 +11,7 @@ from auditpipe.manifest.canonical import IN_TOTO_PAYLOAD_TYPE, pae
 from auditpipe.signing.bundle import EntryBundle, key_bundle
 from auditpipe.signing.interface import Signer, SignerIdentity, Verifier
 from auditpipe.signing.keys import keyid_of
+from auditpipe.transparency.note import NoteSignature, sign_note
 
 _ECDSA = ec.ECDSA(hashes.SHA256())
 
@@ -30,6 +31,10 @@ class LocalSigner(Signer):
         signature = self._key.sign(pae(payload_type, payload), _ECDSA)
         assert self._identity.keyid is not None
         return key_bundle(payload, signature, self._identity.keyid, payload_type)
+
+    def note_signature(self, text: str, name: str) -> NoteSignature:
+        """A C2SP signed-note signature line over ``text`` (ledger checkpoints)."""
+        return sign_note(text, name, self._key)
 
 
 class LocalVerifier(Verifier):

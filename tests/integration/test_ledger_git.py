@@ -45,7 +45,8 @@ def record(cli: Cli, *args: str) -> str:
 
 
 def checkout_snapshot(project: Project) -> dict[str, object]:
-    """Everything of the user's own that auditpipe promises not to touch."""
+    """Everything of the user's own that auditpipe promises not to touch
+    (``auditpipe.lock``, the one file it keeps in the working tree, aside)."""
     git_dir = project.root / ".git"
     tree: dict[str, str] = {}
     for dirpath, dirnames, filenames in os.walk(project.root):
@@ -53,6 +54,8 @@ def checkout_snapshot(project: Project) -> dict[str, object]:
         for name in filenames:
             path = Path(dirpath, name)
             rel = path.relative_to(project.root).as_posix()
+            if rel == "auditpipe.lock":
+                continue
             tree[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
     refs = project.git("for-each-ref", "--format=%(refname) %(objectname)").splitlines()
     return {
@@ -60,7 +63,9 @@ def checkout_snapshot(project: Project) -> dict[str, object]:
         "HEAD commit": project.git("rev-parse", "HEAD"),
         "index": hashlib.sha256((git_dir / "index").read_bytes()).hexdigest(),
         "working tree": tree,
-        "status": project.git("status", "--porcelain=v1", "--untracked-files=all"),
+        "status": project.git(
+            "status", "--porcelain=v1", "--untracked-files=all", "--", ".", ":!auditpipe.lock"
+        ),
         "other refs": [r for r in refs if not r.startswith(f"refs/heads/{LEDGER} ")],
     }
 

@@ -430,6 +430,9 @@ def test_ref_force_moved_to_sibling_history(ledger3: Ledger3, cli: Cli) -> None:
     sibling = plumb(root, "rev-parse", LEDGER_REF)
     assert plumb(root, "rev-parse", f"{sibling}~1") == plumb(root, "rev-parse", f"{ledger3.tip}~1")
     plumb(root, "update-ref", LEDGER_REF, ledger3.tip, sibling)
+    # That record pinned the sibling in auditpipe.lock; this test is about the
+    # clone's own state, so drop the lock (test_checkpoint_attacks covers locks).
+    (root / "auditpipe.lock").unlink()
     control = cli("verify", "--ledger")
     assert control.code == 0, control.err  # back on the verified history: fine
 
@@ -450,8 +453,10 @@ def test_ref_moved_back_to_an_ancestor(ledger3: Ledger3, cli: Cli) -> None:
     result = cli("record", "--stage", "late", "--out", "README.md")
     assert result.code == 0, result.err
     verify_fails(cli, "rolled back or rewritten", ledger3.tip[:12])
-    # Moving the ref forward again to the verified head (or past it) is accepted.
+    # Moving the ref forward again to the verified head (or past it) is accepted
+    # (once the lock that pinned the rolled-back branch is gone).
     plumb(root, "update-ref", LEDGER_REF, ledger3.tip)
+    (root / "auditpipe.lock").unlink()
     assert cli("verify", "--ledger").code == 0
 
 

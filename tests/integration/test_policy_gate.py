@@ -238,7 +238,8 @@ def test_verify_catches_a_missing_producing_run(built: Project, cli: Cli) -> Non
     built.git("update-ref", "refs/heads/auditpipe/ledger", commit)
     result = cli("verify", "models/model.bin")
     assert result.code == 1
-    assert f"names producing run {prep[:12]}, which is not on the ledger" in result.err
+    # caught before the lineage walk: the head's entries are not the appended ones
+    assert f"entries/{prep[:2]}/{prep}.sigstore.json: an appended entry is gone" in result.err
 
 
 def test_promote_on_deny_appends_nothing(built: Project, cli: Cli) -> None:
