@@ -11,6 +11,7 @@ The hierarchy (exit code in brackets)::
     ├── FingerprintError          [2] a path that cannot be fingerprinted
     ├── SecretError               [2] a value that looks like a secret would enter the record
     ├── FileSystemError           [2] permission denied, disk full or read-only, a vanished file
+    ├── CacheError                [2] the output cache cannot store or restore an output
     ├── LedgerError               [2] the ledger cannot be read or written
     │   └── EntryNotFound         [2] unknown or ambiguous entry id
     ├── GateError                 [2] a validation gate cannot run
@@ -110,6 +111,10 @@ class FileSystemError(Error):
     open files, a file that vanished mid-read (see ``auditpipe.faults``)."""
 
     errno: int | None = None
+
+
+class CacheError(Error):
+    """The output cache cannot store or restore an output (bad path, damaged object)."""
 
 
 class LedgerError(Error):

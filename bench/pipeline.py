@@ -452,6 +452,9 @@ class _Quiet:
     def stage_finished(self, result: Any) -> None:
         pass
 
+    def notice(self, stage: str, text: str) -> None:
+        pass
+
 
 def _executor(repo: Path, stack: Any) -> tuple[Any, Any, Any, Any]:
     from auditpipe.fingerprint import StatCache

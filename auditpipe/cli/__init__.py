@@ -14,6 +14,9 @@ from cyclopts import CycloptsError
 from rich.markup import escape
 
 from auditpipe.cli import (  # noqa: F401  (registers commands)
+    approve_cmd,
+    cache_cmds,
+    export_cmds,
     fingerprint_cmd,
     gate_cmds,
     ledger_cmds,
@@ -22,6 +25,7 @@ from auditpipe.cli import (  # noqa: F401  (registers commands)
     plots_cmds,
     policy_cmds,
     report_cmds,
+    reproduce_cmd,
     setup_cmds,
     sync_cmds,
     trust_cmds,

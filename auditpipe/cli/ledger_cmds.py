@@ -126,7 +126,7 @@ def record(
     return 0
 
 
-def _summary(entry: Entry) -> dict[str, Any]:
+def _summary(entry: Entry, people: Any) -> dict[str, Any]:
     signed = entry.signed
     predicate = signed.statement.predicate
     when = predicate.get("finishedAt") or predicate.get("promotedAt") or predicate.get("createdAt")
@@ -142,6 +142,7 @@ def _summary(entry: Entry) -> dict[str, Any]:
         "commit": entry.commit,
         "signer": who.keyid or who.identity,
         "signerKind": who.kind,
+        "person": (person.describe() if (person := people.for_signer(who)) else None),
         "subjects": [{"name": s.name, "sha256": s.sha256} for s in signed.statement.subject],
     }
 
@@ -166,15 +167,17 @@ def log(
     """
     rows: list[dict[str, Any]] = []
     from auditpipe.ledger.ledger import Ledger
+    from auditpipe.people import people_from_worktree
 
     with Ledger.open() as ledger:
+        people = people_from_worktree(ledger.workspace.root)
         wanted = set(ledger.ids_for_stage(stage)) if stage else None
         for entry in ledger.entries():
             if n is not None and len(rows) >= n:
                 break
             if wanted is not None and entry.id not in wanted:
                 continue
-            rows.append(_summary(entry))
+            rows.append(_summary(entry, people))
     if json:
         print_json(rows)
         return 0
@@ -185,7 +188,9 @@ def log(
             f"{row['id'][:12]}  {row['time'] or '-':<27}  {row['kind']:<10}  "
             f"{escape(label):<16}  {status:<11}  "
             + (
-                f"key {str(row['signer'])[:12]}"
+                escape(row["person"])
+                if row["person"]
+                else f"key {str(row['signer'])[:12]}"
                 if row["signerKind"] == "key"
                 else f"sigstore {escape(str(row['signer']))}"
             )
@@ -220,9 +225,13 @@ def show(entry_id: str, /, *, json: bool = False) -> int:
 
         out.print(f"entry     {entry.id}")
         out.print(f"kind      {entry.kind}")
+        from auditpipe.people import people_from_worktree
         from auditpipe.signing.identities import claimed_signer
 
-        out.print(f"signer    {escape(claimed_signer(entry.bundle).describe())}")
+        claimed = claimed_signer(entry.bundle)
+        person = people_from_worktree(ledger.workspace.root).for_signer(claimed)
+        named = f"{person.describe()}, " if person else ""
+        out.print(f"signer    {escape(named + claimed.describe())}")
         out.print(f"stored at auditpipe/ledger:{entry_path_str(entry.id)}")
         from auditpipe.gates import describe_failure
 
@@ -270,6 +279,7 @@ def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
                 "checkpoint": (
                     anchored.checkpoint.body() if anchored and anchored.checkpoint else None
                 ),
+                "legacy": report.legacy,
                 "problems": [
                     {"entry": p.entry, "commit": p.commit, "message": p.message}
                     for p in report.problems
@@ -298,6 +308,13 @@ def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
     print_untrusted(report.untrusted)
     if anchored is not None and anchored.pins:
         out.print(f"consistent with the checkpoint in {', '.join(anchored.pins)}")
+    if report.legacy:
+        shown = ", ".join(entry[:12] for entry in report.legacy[:10])
+        more = f" and {len(report.legacy) - 10} more" if len(report.legacy) > 10 else ""
+        out.print(
+            f"{len(report.legacy)} legacy entries (byte form written before format 1, "
+            f"accepted as dated before it): {shown}{more}"
+        )
     out.print(trust_line(trust))
     return 0
 

@@ -79,6 +79,14 @@ class _Console:
             err.print(f"[bold red]✗ {escape(result.stage)}[/]: {escape('; '.join(result.reasons))}")
         elif result.outcome == "ran":
             err.print(f"[green]✓ {escape(result.stage)}[/] recorded {result.entry}")
+        elif result.outcome == "restored":
+            err.print(
+                f"[green]↺ {escape(result.stage)}[/]: stage is cached — restored outputs "
+                f"of run {(result.entry or '')[:12]}"
+            )
+
+    def notice(self, stage: str, text: str) -> None:
+        err.print(f"[yellow]! {escape(stage)}[/]: {escape(text)}")
 
 
 TABLE_WIDTH = 120
@@ -89,9 +97,9 @@ def _summary(results: list[StageResult]) -> None:
     for column in ("stage", "result", "duration", "entry / reason"):
         table.add_column(column, overflow="fold")  # long paths wrap in the cell, never cut
     for r in results:
-        recorded = r.outcome in ("ran", "skipped", "failed", "gate_failed") and r.entry
+        recorded = r.outcome in ("ran", "skipped", "restored", "failed", "gate_failed") and r.entry
         detail = r.entry[:12] if recorded and r.entry else ""
-        if r.outcome not in ("ran", "skipped") and r.reasons:
+        if r.outcome not in ("ran", "skipped", "restored") and r.reasons:
             detail = f"{detail} {'; '.join(r.reasons)}".strip()
         duration = f"{r.duration:.2f}s" if r.outcome in ("ran", "failed", "gate_failed") else "-"
         table.add_row(escape(r.stage), r.outcome.replace("_", " "), duration, escape(detail))
@@ -99,7 +107,10 @@ def _summary(results: list[StageResult]) -> None:
     err.print(table, width=None if err.is_terminal else TABLE_WIDTH)
     counts = {
         k: sum(1 for r in results if r.outcome == k)
-        for k in ("ran", "skipped", "failed", "gate_failed", "not_run", "would_run")
+        for k in (
+            *("ran", "skipped", "restored", "failed", "gate_failed", "not_run"),
+            *("would_run", "would_restore"),
+        )
     }
     err.print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v))
 
@@ -157,7 +168,10 @@ def run(
         A key (param path, variable, `stages.NAME.cmd`) that looks like a secret but
         is not one (repeatable); adds to `secrets: allow:` in auditpipe.yaml.
     """
+    from auditpipe.cache import open_cache
+    from auditpipe.cli.export_cmds import live_lineage
     from auditpipe.pipeline.executor import Executor
+    from auditpipe.pipeline.outputs import StageOutputs
     from auditpipe.pipeline.preflight import check_secrets, secret_values
     from auditpipe.pipeline.recording import PipelineRecorder
     from auditpipe.signing.factory import signer_for
@@ -188,6 +202,7 @@ def run(
             guard=guard,
         )
         console = _Console(secret_values(spec, order, guard))
+        lineage = None if dry_run else live_lineage(workspace, ledger)
         executor = Executor(
             dag,
             dict(spec.stages),
@@ -200,6 +215,8 @@ def run(
             keep_going=keep_going,
             dry_run=dry_run,
             state_dir=workspace.state_dir,
+            outputs=StageOutputs(workspace.root, ledger, open_cache(workspace)),
+            lineage=lineage,
         )
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
@@ -207,10 +224,12 @@ def run(
         finally:
             console.progress.close()
             signal.signal(signal.SIGTERM, previous)
+            if lineage is not None:
+                lineage.close()
         recorded = {
             r.stage: r.entry
             for r in results
-            if r.entry and r.outcome in ("ran", "skipped", "failed", "gate_failed")
+            if r.entry and r.outcome in ("ran", "skipped", "restored", "failed", "gate_failed")
         }
         if recorded and not dry_run:
             from auditpipe.lock.update import update_lock
@@ -219,6 +238,8 @@ def run(
     _summary(results)
     if all(r.outcome == "skipped" for r in results):
         err.print("every stage is up to date")
+    elif all(r.outcome in ("skipped", "restored") for r in results):
+        err.print("every stage is up to date (restored from the cache)")
     if push and not dry_run:
         from auditpipe.cli.sync_cmds import anchored_sync
         from auditpipe.cli.trust_cmds import open_trust_root
@@ -249,10 +270,19 @@ def status(stages: list[str] | None = None, /, *, json: bool = False) -> int:
     order = _order(dag, stages)
     rows: list[dict[str, Any]] = []
     stale: set[str] = set()
-    with _planner(workspace, spec) as (_ledger, planner):
+    from auditpipe.cache import open_cache
+    from auditpipe.pipeline.outputs import StageOutputs
+
+    with _planner(workspace, spec) as (ledger, planner):
+        outputs = StageOutputs(workspace.root, ledger, open_cache(workspace))
         for name in order:
             assessment = planner.assess(spec.stages[name])
             reasons = list(assessment.reasons)
+            if any(
+                outputs.restorable(spec.stages[name], ledger.get(run_id))
+                for run_id in assessment.cached
+            ):
+                reasons.append("cached: `auditpipe run` or `auditpipe checkout` restores it")
             # A frozen stage never re-runs, so its upstream cannot make it stale.
             frozen = spec.stages[name].frozen and assessment.up_to_date
             stale_ups = [] if frozen else sorted(dag.upstream(name) & stale)

@@ -58,6 +58,7 @@ def verify(
     from auditpipe.cli.progress import working
     from auditpipe.cli.trust_cmds import open_trust_root, trust_line
     from auditpipe.ledger.ledger import Ledger
+    from auditpipe.people import people_of
     from auditpipe.policy.render import lineage_json
     from auditpipe.policy.trust import policy_verifier
     from auditpipe.provenance.lineage import walk
@@ -70,6 +71,7 @@ def verify(
         # Before anything is read through the index.
         verify_pinned(book, trust_pins(book.workspace, trust))
         verifier = policy_verifier(trust, None)
+        people = people_of(trust)
         for path in artifacts:
             beat.set("main", f"verifying the lineage of {path}")
             rel, digest = _artifact(book.workspace, path)
@@ -78,7 +80,7 @@ def verify(
         print_json([{**lineage_json(lineage), "trust": trust.as_json()} for lineage in lineages])
         return 0 if all(lineage.ok for lineage in lineages) else 1
     for lineage in lineages:
-        out.print(_tree(lineage))
+        out.print(_tree(lineage, people))
     out.print(trust_line(trust))
     failures = [f for lineage in lineages for f in lineage.failures()]
     if failures:
@@ -86,7 +88,7 @@ def verify(
     return 0
 
 
-def _tree(lineage: Any) -> Tree:
+def _tree(lineage: Any, people: Any) -> Tree:
     mark = "[green]✓[/]" if lineage.ok else "[red]✗[/]"
     tree = Tree(f"{mark} {escape(lineage.artifact)} sha256 {lineage.sha256[:12]}")
     for problem in lineage.problems:
@@ -98,10 +100,15 @@ def _tree(lineage: Any) -> Tree:
         if node is None:
             return
         ok = "[green]✓[/]" if node.ok else "[red]✗[/]"
-        signer = f" — {escape(node.signer.describe())}" if node.signer else ""
+        person = people.for_signer(node.signer)
+        named = f"{person.describe()}, " if person else ""
+        signer = f" — {escape(named + node.signer.describe())}" if node.signer else ""
         branch = parent.add(f"{ok} {escape(node.stage)} run {node.id[:12]}{signer}")
         for problem in node.all_problems():
             branch.add(f"[red]{escape(problem)}[/]")
+        for entry_id, matches in node.reproductions:
+            how = "[green]reproduced[/]" if matches else "[red]reproduced, different products[/]"
+            branch.add(f"{how} (entry {entry_id[:12]})")
         if run_id in branches:
             branch.add("[dim](shown above)[/]")
             return
@@ -277,10 +284,11 @@ def registry(artifact: str | None = None, /, *, json: bool = False) -> int:
     for row in rows:  # oldest first, so the last one per (artifact, stage) wins
         current[(row["artifact"], row["stage"])] = row
     out.print("current:")
-    for (name, stage), row in sorted(current.items()):
+    for (path, stage), row in sorted(current.items()):
+        name = f"{row['name']} ({path})" if row.get("name") else path
         out.print(
             f"  {escape(name)} @ {escape(stage)}: sha256 {row['sha256'][:12]} "
-            f"(entry {row['id'][:12]}, {row['time']}, by {escape(row['by'])})"
+            f"(entry {row['id'][:12]}, {row['time']}, by {escape(row['person'] or row['by'])})"
         )
     out.print("history:")
     for row in reversed(rows):

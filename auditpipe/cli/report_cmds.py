@@ -9,7 +9,7 @@ from cyclopts import Parameter
 from rich.markup import escape
 
 from auditpipe.cli.app import app, err, out
-from auditpipe.errors import ConfigError
+from auditpipe.errors import ConfigError, VerificationFailed
 
 
 @app.command
@@ -71,11 +71,20 @@ def report(
     from auditpipe.cli.progress import working
     from auditpipe.cli.trust_cmds import open_trust_root, trust_line
 
+    unrecorded = False
     with Ledger.open() as book, working("collecting the evidence") as beat:
         from auditpipe.anchor.pinned import trust_pins, verify_pinned
 
         trust = open_trust_root(book.workspace, trust_ref, policies=[policy] if policy else [])
-        verify_pinned(book, trust_pins(book.workspace, trust))
+        anchor_failure: VerificationFailed | None = None
+        try:
+            verify_pinned(book, trust_pins(book.workspace, trust))
+        except VerificationFailed as exc:
+            if not ledger:
+                raise  # an artifact's lineage is read through the index: nothing to report
+            # The activity report is the auditor's view of a broken ledger: write it
+            # (it lists every violation it finds itself), then fail.
+            anchor_failure = exc
         loaded = None
         if policy is not None:
             from auditpipe.policy.load import load_policy
@@ -92,12 +101,18 @@ def report(
             )
         else:
             from auditpipe.report.model import artifact_report, collect
-            from auditpipe.report.stamp import stamp
+            from auditpipe.report.stamp import parse_time, stamp
+            from auditpipe.report.summary import with_summary
 
             lineage, decision = collect(book, artifact or "", loaded, trust)
-            document = artifact_report(book, lineage, decision, loaded, stamp(book), trust)
+            made = stamp(book)
+            document = artifact_report(book, lineage, decision, loaded, made, trust)
+            now = parse_time(made.time)
+            assert now is not None
+            document = with_summary(book, lineage, decision, loaded, document, now, trust)
             under = f" under policy {document.policy.name}" if document.policy else ""
             summary = f"{document.verdict} {document.artifact}{under}"
+            unrecorded = lineage.root is None
         beat.set("main", f"rendering {output}")
         text = render.render_html(document, dirs)
         if html is not None:
@@ -109,4 +124,12 @@ def report(
     if html is not None:
         out.print(f"wrote {escape(str(html))}")
     out.print(trust_line(trust))
+    if anchor_failure is not None:
+        raise anchor_failure
+    if not ledger and unrecorded:
+        err.print(
+            f"[bold red]DENY:[/] no signed run produced {escape(artifact or '')} as it is now "
+            "(never recorded, or changed after its run); the report says so on page 1"
+        )
+        return 1
     return 0

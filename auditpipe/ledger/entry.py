@@ -23,7 +23,7 @@ class Entry:
     def signed(self) -> SignedStatement:
         """The statement, parsed from the stored payload bytes."""
         try:
-            return SignedStatement.parse(self.bundle.payload, require_canonical=False)
+            return SignedStatement.parse(self.bundle.payload)
         except ManifestError as exc:
             raise LedgerError(
                 f"entry {self.id} holds an invalid statement: {exc.message}",

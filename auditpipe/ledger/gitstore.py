@@ -24,6 +24,7 @@ from dulwich.repo import Repo
 from auditpipe.errors import LedgerError
 from auditpipe.faults import describe, shown
 from auditpipe.ledger.layout import LEDGER_REF
+from auditpipe.ledger.objsize import object_size, read_loose_bounded
 from auditpipe.workspace import Workspace
 
 TREE_MODE = 0o040000
@@ -125,27 +126,58 @@ class GitStore:
 
     def commit_links(self, sha: bytes) -> tuple[bytes, list[bytes]]:
         """(tree, parents) of a commit, read from its header without a full parse."""
+        tree, parents, _message = self.commit_parts(sha)
+        return tree, parents
+
+    def commit_parts(self, sha: bytes) -> tuple[bytes, list[bytes], bytes]:
+        """(tree, parents, message) of a commit, read without a full parse."""
         type_num, body = self.raw(sha)
         if type_num != Commit.type_num:
             raise LedgerError(f"{sha.decode()} is not a commit")
         tree = b""
         parents: list[bytes] = []
-        for line in body.split(b"\n"):
-            if not line:
-                break
+        header, _, message = body.partition(b"\n\n")
+        for line in header.split(b"\n"):
             if line.startswith(b"tree "):
                 tree = line[5:]
             elif line.startswith(b"parent "):
                 parents.append(line[7:])
         if len(tree) != 40:
             raise LedgerError(f"commit {sha.decode()} has no tree")
-        return tree, parents
+        return tree, parents, message
 
     def blob(self, sha: bytes) -> bytes:
         type_num, body = self.raw(sha)
         if type_num != Blob.type_num:
             raise LedgerError(f"{sha.decode()} is not a blob")
         return body
+
+    def bounded_blob(self, sha: bytes, limit: int) -> bytes:
+        """A blob's content; refused, from its object header alone, past ``limit`` bytes.
+
+        A loose object is read with one open (whole when its file is under 64
+        KiB, else only its header) and inflated no further than ``limit``; a
+        packed one's size comes from its pack entry header.
+        """
+        hexsha = sha.decode()
+        try:
+            loose = read_loose_bounded(
+                os.path.join(self._objects_dir, hexsha[:2], hexsha[2:]), limit
+            )
+            size = (
+                loose[0]
+                if loose
+                else object_size(self._objects_dir, self.repo.object_store, hexsha)
+            )
+        except (OSError, ValueError, IndexError, zlib.error) as exc:
+            raise LedgerError(f"git object {hexsha} is corrupt: {exc}") from exc
+        if size is not None and size > limit:
+            raise LedgerError(
+                f"{size:,} bytes, over the {limit // (1024 * 1024)} MiB size limit for an entry"
+            )
+        if loose is not None and loose[1] is not None:
+            return loose[1]
+        return self.blob(sha)
 
     def lookup(self, tree_id: bytes, path: Path_) -> tuple[int, bytes] | None:
         """(mode, sha) at ``path`` below ``tree_id``, or None."""

@@ -16,6 +16,7 @@ from dulwich.objects import Blob
 from dulwich.objects import Commit as Commit_
 
 from auditpipe.errors import EntryNotFound, FileSystemError, LedgerError, ManifestError
+from auditpipe.ledger import format as entry_format
 from auditpipe.ledger import layout
 from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.gitstore import GitStore
@@ -58,16 +59,24 @@ class Ledger:
     def append(self, bundle_bytes: bytes) -> str:
         """Add one signed bundle; returns its entry id.
 
-        The statement must parse and be canonical. Appending an id that is
-        already present changes nothing (entries are content-addressed).
+        The bundle must be in its one byte form (``format.py``) and within the
+        size limit. Appending an id that is already present changes nothing
+        (entries are content-addressed).
         """
+        if len(bundle_bytes) > layout.MAX_ENTRY_BYTES:
+            raise ManifestError(
+                f"the signed entry is {len(bundle_bytes):,} bytes, over the "
+                f"{layout.MAX_ENTRY_BYTES // (1024 * 1024)} MiB limit for a ledger entry",
+                hint="record large values (tables, logs) as files and their digests instead",
+            )
         bundle = parse_bundle(bundle_bytes)
         signed = SignedStatement.parse(bundle.payload)
+        entry_format.check_new(bundle_bytes, bundle, signed)
         entry_id = signed.id
         additions = dict.fromkeys(layout.index_paths_for(entry_id, signed), EMPTY_BLOB.id)
         blob = Blob.from_string(bundle_bytes)
         additions[layout.entry_path(entry_id)] = blob.id
-        message = _commit_message(entry_id, signed)
+        message = layout.commit_message(entry_id, signed.kind, signed.stage)
 
         state_dir = self.workspace.state_dir
         with writer_lock(state_dir):
@@ -127,8 +136,11 @@ class Ledger:
         return self._load(entry_id, found[1])
 
     def _load(self, entry_id: str, blob_id: bytes, commit: Commit_ | None = None) -> Entry:
-        raw = self.store.blob(blob_id)
         path = layout.entry_path_str(entry_id)
+        try:
+            raw = self.store.bounded_blob(blob_id, layout.MAX_ENTRY_BYTES)
+        except LedgerError as exc:
+            raise LedgerError(f"entry {entry_id}: {exc.message}", path=path) from exc
         try:
             bundle = parse_bundle(raw)
         except ManifestError as exc:
@@ -183,14 +195,13 @@ class Ledger:
             head = commit.parents[0] if commit.parents else None
 
     def _added_by(self, commit: Commit_) -> list[str]:
-        """Entry ids a commit added: from its trailer when present, else a tree diff."""
-        for line in commit.message.decode("utf-8", "replace").splitlines():
-            if line.startswith("Entry: "):
-                candidate = line[len("Entry: ") :].strip()
-                if layout.ENTRY_ID.match(candidate):
-                    return [candidate]
+        """Entry ids a commit added, from its tree against its parent's.
+
+        Never from the commit message: what a message says is checked by
+        ``verify``, never believed by a reader.
+        """
         parent_tree = self.store.commit(commit.parents[0]).tree if commit.parents else None
-        return sorted(_entry_ids(self.store, commit.tree) - _entry_ids(self.store, parent_tree))
+        return _added_entries(self.store, parent_tree, commit.tree)
 
     def ids_for_subject(self, sha256: str) -> list[str]:
         """Entry ids whose statement has this subject digest (via the index)."""
@@ -242,22 +253,21 @@ class Ledger:
         return found
 
 
-def _entry_ids(store: GitStore, tree: bytes | None) -> set[str]:
-    if tree is None:
-        return set()
-    ids: set[str] = set()
-    for bucket, _mode, _sha in store.children(tree, (layout.ENTRIES,)):
-        for name, _m, _s in store.children(tree, (layout.ENTRIES, bucket)):
+def _added_entries(store: GitStore, old_tree: bytes | None, new_tree: bytes) -> list[str]:
+    """Ids of entry files in ``new_tree`` and not in ``old_tree``, diffing only the
+    fan-out buckets whose tree ids differ."""
+    old = {n: s for n, _m, s in store.children(old_tree, (layout.ENTRIES,))} if old_tree else {}
+    ids: list[str] = []
+    for bucket, _mode, sha in store.children(new_tree, (layout.ENTRIES,)):
+        if old.get(bucket) == sha:
+            continue
+        before = (
+            {n for n, _m, _s in store.children(old_tree, (layout.ENTRIES, bucket))}
+            if (old_tree and bucket in old)
+            else set()
+        )
+        for name, _m, _s in store.children(new_tree, (layout.ENTRIES, bucket)):
             entry_id = layout.id_from_filename(name)
-            if entry_id:
-                ids.add(entry_id)
-    return ids
-
-
-def _commit_message(entry_id: str, signed: SignedStatement) -> str:
-    stage = signed.stage
-    title = f"{signed.kind} {stage}" if stage else signed.kind
-    lines = [f"auditpipe: {title}", "", f"Entry: {entry_id}", f"Kind: {signed.kind}"]
-    if stage:
-        lines.append(f"Stage: {stage}")
-    return "\n".join(lines) + "\n"
+            if entry_id and name not in before:
+                ids.append(entry_id)
+    return sorted(ids)

@@ -3,10 +3,15 @@
 ``verify_ledger`` walks every commit from the root to the head and reports every
 violation it finds (it does not stop at the first):
 
-- a commit that modifies or deletes an entry, or adds a misplaced file;
+- a commit that modifies or deletes an entry, or adds a path outside the
+  layout table (``layout.AREAS``);
+- a commit other than the root that adds no entry or more than one, or whose
+  message disagrees with the entry it adds;
 - a merge commit (the ledger history is linear; sync replays, never merges);
-- an entry whose payload does not hash to its id, that does not parse, whose
-  statement is invalid, or whose signature is invalid;
+- an entry over the size limit (read from its object header, not inflated),
+  not in its one byte form (``format.py``), whose payload does not hash to its
+  id, that does not parse, whose statement is invalid, or whose signature is
+  invalid (an entry by an unknown signer is listed as untrusted, not a failure);
 - an index that differs from the one rebuilt from the entries;
 - a head that does not descend from the last head this clone verified
   (rollback, or a force-moved ref).
@@ -18,19 +23,20 @@ not know is valid history, listed in ``VerifyReport.untrusted``, not a problem
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dulwich.errors import ObjectFormatException
-from dulwich.objects import Blob, ObjectID, Tree, parse_tree
+from dulwich.objects import Blob, ObjectID, Tree
 
 from auditpipe.errors import Error, UntrustedSigner
-from auditpipe.ledger import layout
+from auditpipe.ledger import commits, layout, treediff
+from auditpipe.ledger import format as entry_format
 from auditpipe.ledger.gitstore import FILE_MODE, TREE_MODE, GitStore
 from auditpipe.ledger.state import read_verified_head, write_verified_head
 from auditpipe.manifest.statement import SignedStatement
 from auditpipe.signing.bundle import parse_bundle
-from auditpipe.signing.interface import Verifier
+from auditpipe.signing.interface import SignerIdentity, Verifier
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,7 @@ class VerifyReport:
     signers: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     untrusted: list[Untrusted] = field(default_factory=list)
+    legacy: list[str] = field(default_factory=list)  # entries in the pre-format-1 form
 
     @property
     def ok(self) -> bool:
@@ -98,8 +105,10 @@ def verify_ledger(
                 f"verified ({last.decode()[:12]}): the ledger was rolled back or rewritten"
             )
         )
-    buckets = _check_history(store, chain, report)
-    _check_entries(store, verifier, buckets, chain[0], report, progress)
+    added: dict[bytes, list[str]] = {}
+    buckets = _check_history(store, chain, report, added)
+    facts = _check_entries(store, verifier, buckets, chain[0], report, progress)
+    _check_commits(chain, added, facts, report)
     if report.ok and record:
         write_verified_head(state_dir, head)
     return report
@@ -110,6 +119,7 @@ class _Link:
     sha: bytes
     tree: bytes
     parents: list[bytes]
+    message: bytes
 
     @property
     def hex(self) -> str:
@@ -120,8 +130,8 @@ def _first_parent_chain(store: GitStore, head: bytes, report: VerifyReport) -> l
     chain: list[_Link] = []
     current: bytes | None = head
     while current:
-        tree, parents = store.commit_links(current)
-        link = _Link(current, tree, parents)
+        tree, parents, message = store.commit_parts(current)
+        link = _Link(current, tree, parents, message)
         if len(parents) > 1:
             report.problems.append(
                 Problem("merge commit on the ledger (history must be linear)", commit=link.hex)
@@ -132,8 +142,12 @@ def _first_parent_chain(store: GitStore, head: bytes, report: VerifyReport) -> l
     return chain
 
 
-def _check_history(store: GitStore, chain: list[_Link], report: VerifyReport) -> dict[bytes, bytes]:
+def _check_history(
+    store: GitStore, chain: list[_Link], report: VerifyReport, added: dict[bytes, list[str]]
+) -> dict[bytes, bytes]:
     """Walk root -> head; return the head's entry bucket map (name -> tree id).
+
+    ``added`` is filled with the entry ids each commit adds.
 
     Between two commits only the fan-out records that differ are parsed: the
     entries tree's records all have one width, so the changed ones are found by
@@ -145,60 +159,49 @@ def _check_history(store: GitStore, chain: list[_Link], report: VerifyReport) ->
     for link in reversed(chain):
         root = store.tree_items(link.tree)
         for name, (mode, _sha) in root.items():
-            if name not in (layout.ENTRIES, layout.INDEX) or mode != TREE_MODE:
+            if name not in layout.AREAS or mode != TREE_MODE:
+                shown = name.decode("utf-8", "replace")
                 report.problems.append(
-                    Problem(f"unexpected path {name.decode()!r} at top level", commit=link.hex)
+                    Problem(
+                        f"path {shown!r} is outside the ledger layout "
+                        f"(allowed at top level: {', '.join(a.decode() for a in layout.AREAS)})",
+                        commit=link.hex,
+                    )
                 )
         found = root.get(layout.ENTRIES)
         entries_sha = found[1] if found else None
+        new_ids = added.setdefault(link.sha, [])
         if entries_sha == prev_entries:
             continue
-        raw = _raw_tree(store, entries_sha)
-        old, new = _changed_records(prev_raw, raw)
+        raw = treediff.raw_tree(store, entries_sha)
+        old, new = treediff.changed_records(prev_raw, raw)
         for name in set(old) | set(new):
-            if old.get(name) != new.get(name):
-                _diff_bucket(store, name, old.get(name), new.get(name), link, report)
+            before, after = old.get(name), new.get(name)
+            if before == after:
+                continue
+            if after is not None and (after[0] != TREE_MODE or not _BUCKET.match(name)):
+                shown = name.decode("utf-8", "replace")
+                report.problems.append(
+                    Problem(f"path entries/{shown} is outside the ledger layout", commit=link.hex)
+                )
+                after = None  # its entries (if any) are gone from the layout
+            new_ids += _diff_bucket(
+                store,
+                name,
+                before[1] if before else None,
+                after[1] if after else None,
+                link,
+                report,
+            )
         prev_entries, prev_raw = entries_sha, raw
-    return _records(prev_raw)
+    return {
+        name: sha
+        for name, (mode, sha) in treediff.records(prev_raw).items()
+        if mode == TREE_MODE and _BUCKET.match(name)
+    }
 
 
-_BUCKET_RECORD = len(b"40000 ab\0") + 20  # mode, two-hex-digit name, binary sha
-
-
-def _raw_tree(store: GitStore, sha: bytes | None) -> bytes:
-    if sha is None:
-        return b""
-    type_num, body = store.raw(sha)
-    return body if type_num == 2 else b""
-
-
-def _records(raw: bytes) -> dict[bytes, bytes]:
-    try:
-        return {name: bytes(sha) for name, _mode, sha in parse_tree(raw, 20)}
-    except ObjectFormatException:
-        return {}
-
-
-def _changed_records(old: bytes, new: bytes) -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
-    """The records that differ between two entries trees, as name -> tree id maps."""
-    width = _BUCKET_RECORD
-    if len(old) % width or len(new) % width:
-        return _records(old), _records(new)
-    a, b = old, new  # bytes slices compare with memcmp (memoryview compares per item)
-    limit = min(len(a), len(b))
-    lo, hi = 0, limit  # longest common prefix, by bisection on C-level compares
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if a[:mid] == b[:mid] else (lo, mid - 1)
-    prefix = lo
-    lo, hi = 0, limit - prefix
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        same = a[len(a) - mid :] == b[len(b) - mid :]
-        lo, hi = (mid, hi) if same else (lo, mid - 1)
-    start = prefix // width * width
-    tail = lo // width * width
-    return _records(old[start : len(old) - tail]), _records(new[start : len(new) - tail])
+_BUCKET = re.compile(rb"^[0-9a-f]{2}$")
 
 
 def _diff_bucket(
@@ -208,7 +211,9 @@ def _diff_bucket(
     new: bytes | None,
     link: _Link,
     report: VerifyReport,
-) -> None:
+) -> list[str]:
+    """Report modified, deleted and misplaced files; return the ids of added entries."""
+    added: list[str] = []
     before = _items(store, old)
     after = _items(store, new)
     for name, (_mode, sha) in before.items():
@@ -223,12 +228,16 @@ def _diff_bucket(
             continue
         entry_id = layout.id_from_filename(name)
         if entry_id is None or entry_id[:2].encode() != bucket or mode != FILE_MODE:
+            shown = name.decode("utf-8", "replace")
             report.problems.append(
                 Problem(
-                    f"misplaced file entries/{bucket.decode()}/{name.decode('utf-8', 'replace')}",
+                    f"path entries/{bucket.decode()}/{shown} is outside the ledger layout",
                     commit=link.hex,
                 )
             )
+        else:
+            added.append(entry_id)
+    return added
 
 
 def _items(store: GitStore, tree_id: bytes | None) -> dict[bytes, tuple[int, bytes]]:
@@ -247,7 +256,9 @@ def _check_entries(
     head: _Link,
     report: VerifyReport,
     progress: Progress | None,
-) -> None:
+) -> dict[str, tuple[str, str | None]]:
+    """Check every entry at the head; return each readable entry's (kind, stage)."""
+    facts: dict[str, tuple[str, str | None]] = {}
     expected_index: dict[tuple[bytes, ...], bytes] = {}
     files = [
         (name, sha)
@@ -263,34 +274,24 @@ def _check_entries(
             continue  # already reported as misplaced
         report.entries += 1
         try:
-            bundle = parse_bundle(store.blob(sha))
+            raw = store.bounded_blob(sha, layout.MAX_ENTRY_BYTES)
         except Error as exc:
-            report.problems.append(Problem(f"malformed bundle: {exc.message}", entry=entry_id))
+            report.problems.append(Problem(exc.message, entry=entry_id))
             continue
-        if bundle.id != entry_id:
-            report.problems.append(
-                Problem(f"payload hashes to {bundle.id}, not to the entry's id", entry=entry_id)
-            )
-            continue
-        try:
-            # Appends enforce RFC 8785 form; here the signature over the stored
-            # bytes is what counts, so re-canonicalizing every entry is skipped.
-            signed = SignedStatement.parse(bundle.payload, require_canonical=False)
-        except Error as exc:
-            signed = None
-            report.problems.append(Problem(f"invalid statement: {exc.message}", entry=entry_id))
+        verdict = judge_entry(entry_id, raw, verifier)
+        report.problems += [Problem(p, entry=entry_id) for p in verdict.problems]
+        if verdict.legacy:
+            report.legacy.append(entry_id)
+        signed, identity = verdict.signed, verdict.identity
         if signed is not None:
+            facts[entry_id] = (signed.kind, signed.stage)
             # The index is derived from every readable entry, trusted or not, so
             # an untrusted signature is reported once, as what it is.
             for path in layout.index_paths_for(entry_id, signed):
                 expected_index[path[1:]] = EMPTY_BLOB_ID
-        try:
-            identity = verifier.verify(bundle)
-        except UntrustedSigner as exc:
-            report.untrusted.append(Untrusted(entry_id, exc.signer, exc.message))
-            continue
-        except Error as exc:
-            report.problems.append(Problem(exc.message, entry=entry_id))
+        if verdict.untrusted is not None:
+            report.untrusted.append(verdict.untrusted)
+        if identity is None:
             continue
         label = identity.keyid or identity.identity or "unknown"
         report.signers[label] = report.signers.get(label, 0) + 1
@@ -301,6 +302,93 @@ def _check_entries(
         report.problems.append(
             Problem("the index does not match the entries it is derived from", commit=head.hex)
         )
+    return facts
+
+
+@dataclass(frozen=True)
+class EntryVerdict:
+    """What ``judge_entry`` found about one stored entry."""
+
+    problems: list[str]
+    signed: SignedStatement | None = None
+    identity: SignerIdentity | None = None
+    legacy: bool = False
+    untrusted: Untrusted | None = None
+    """Set when the signer is unknown to the trust set: valid history, no evidence."""
+
+
+def judge_entry(entry_id: str, raw: bytes, verifier: Verifier) -> EntryVerdict:
+    """Every per-entry check on the stored bytes of the entry named ``entry_id``.
+
+    The bytes alone decide (no git access): parse, id, statement, one byte form,
+    kind, signature and trust. Problems are collected, not raised.
+    """
+    try:
+        bundle = parse_bundle(raw)
+    except Error as exc:
+        return EntryVerdict([f"malformed bundle: {exc.message}"])
+    if bundle.id != entry_id:
+        return EntryVerdict([f"payload hashes to {bundle.id}, not to the entry's id"])
+    problems: list[str] = []
+    legacy = False
+    signed: SignedStatement | None = None
+    try:
+        signed = SignedStatement.parse(bundle.payload)
+    except Error as exc:
+        problems.append(f"invalid statement: {exc.message}")
+    if signed is not None:
+        try:
+            legacy = entry_format.check_entry(raw, bundle, signed)
+        except Error as exc:
+            problems.append(f"not in its one byte form: {exc.message}")
+        if signed.kind not in layout.AREAS[layout.ENTRIES].kinds:
+            problems.append(f"entry kind {signed.kind!r} does not belong under entries/")
+    untrusted: Untrusted | None = None
+    try:
+        identity: SignerIdentity | None = verifier.verify(bundle)
+    except UntrustedSigner as exc:
+        identity = None
+        untrusted = Untrusted(entry_id, exc.signer, exc.message)
+    except Error as exc:
+        identity = None
+        problems.append(exc.message)
+    return EntryVerdict(problems, signed, identity, legacy, untrusted)
+
+
+def _check_commits(
+    chain: list[_Link],
+    added: dict[bytes, list[str]],
+    facts: dict[str, tuple[str, str | None]],
+    report: VerifyReport,
+) -> None:
+    """Each commit but the root adds exactly one entry, and its message agrees with it."""
+    for link in chain:
+        ids = added.get(link.sha, [])
+        if len(ids) > 1:
+            report.problems.append(
+                Problem(
+                    f"commit adds {len(ids)} entries ({', '.join(ids)}); an append adds one",
+                    commit=link.hex,
+                )
+            )
+            continue
+        if not ids:
+            if link.parents:
+                named = commits.named_entry(link.message)
+                report.problems.append(
+                    Problem(
+                        "commit adds no entry (each append adds exactly one)",
+                        entry=named,
+                        commit=link.hex,
+                    )
+                )
+            continue
+        fact = facts.get(ids[0])
+        if fact is None:
+            continue  # the entry itself is already reported
+        defect = commits.message_defect(link.message, ids[0], *fact)
+        if defect is not None:
+            report.problems.append(Problem(defect, entry=ids[0], commit=link.hex))
 
 
 EMPTY_BLOB_ID = Blob.from_string(b"").id

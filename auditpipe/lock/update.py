@@ -63,7 +63,7 @@ def reissue_checkpoint(ledger: Ledger, signer: Signer | None) -> Path | None:
 def runs_in_tree(ledger: Ledger) -> dict[str, str]:
     """Per stage on the ledger, the newest successful or gate-failed run whose
     every output has, in the working tree now, the digest it recorded."""
-    from auditpipe.provenance.lineage import current_digest
+    from auditpipe.provenance.current import current_digest
 
     root = ledger.workspace.root
     head = ledger.store.head()

@@ -7,10 +7,12 @@ from auditpipe.manifest.canonical import (
     is_canonical,
     pae,
 )
-from auditpipe.manifest.predicates import (
+from auditpipe.manifest.predicates import (  # first: it registers approval/v1
+    APPROVAL_V1,
     CHECKPOINT_V1,
     PROMOTION_V1,
     STAGE_RUN_V1,
+    Approval,
     Checkpoint,
     CodeState,
     Digest,
@@ -27,10 +29,12 @@ from auditpipe.manifest.predicates import (
 from auditpipe.manifest.statement import SignedStatement, Statement, Subject, build_statement
 
 __all__ = [
+    "APPROVAL_V1",
     "CHECKPOINT_V1",
     "IN_TOTO_PAYLOAD_TYPE",
     "PROMOTION_V1",
     "STAGE_RUN_V1",
+    "Approval",
     "Checkpoint",
     "CodeState",
     "Digest",

@@ -1,4 +1,5 @@
-"""Predicate models: stage-run/v1, promotion/v1 and checkpoint/v1.
+"""Predicate models: stage-run/v1, promotion/v1, checkpoint/v1 and reproduction/v1
+(approval/v1: approval.py).
 
 Field names on the wire are camelCase (in-toto convention); Python attributes
 are snake_case. Models are frozen and reject unknown fields, so a statement that
@@ -18,8 +19,10 @@ from pydantic.alias_generators import to_camel
 STAGE_RUN_V1 = "https://auditpipe.dev/stage-run/v1"
 PROMOTION_V1 = "https://auditpipe.dev/promotion/v1"
 CHECKPOINT_V1 = "https://auditpipe.dev/checkpoint/v1"
+REPRODUCTION_V1 = "https://auditpipe.dev/reproduction/v1"
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
+UUID_TEXT = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 RunStatus = Literal["succeeded", "failed", "gate_failed"]
 
@@ -52,6 +55,9 @@ class CodeState(WireModel):
     dirty: bool
     deps: dict[str, str] = Field(default_factory=dict)
     """sha256 of each code dependency (repo-relative path -> hex digest)."""
+    dirty_files: list[str] | None = None
+    """The git-tracked files (code deps, other deps, params file, pipeline file)
+    that differed from ``commit`` when the stage ran; absent when none did."""
 
 
 class Material(WireModel):
@@ -106,6 +112,14 @@ class Logs(WireModel):
     stderr: Digest | None = None
 
 
+class CardRef(WireModel):
+    """The model card (``artifacts:`` entry) of an output, as it was when the run ran."""
+
+    name: str
+    path: str
+    sha256: str = Field(pattern=SHA256_HEX)
+
+
 class StageRun(WireModel):
     """Predicate of ``https://auditpipe.dev/stage-run/v1``: one executed stage."""
 
@@ -126,6 +140,11 @@ class StageRun(WireModel):
     finished_at: str
     exit_code: int | None = None
     runner: Runner
+    cards: list[CardRef] | None = None
+    """Model cards of the outputs declared under ``artifacts:`` (not in the stage key)."""
+    openlineage_run_id: str | None = Field(default=None, pattern=UUID_TEXT)
+    """The OpenLineage run id (UUID v7) made when the stage started; lineage
+    events sent live and exported later carry this same id."""
 
     # Secrets are refused before a run is built (auditpipe.secrets), not here: a
     # heuristic that changes between versions must not turn verified history invalid.
@@ -143,6 +162,8 @@ class Promotion(WireModel):
     runs: list[str] = Field(default_factory=list)
     promoted_at: str
     runner: Runner
+    name: str | None = None
+    """The artifact's name in its model card (``artifacts:``), when it has one."""
 
 
 class Checkpoint(WireModel):
@@ -155,14 +176,59 @@ class Checkpoint(WireModel):
     created_at: str
 
 
+class ProductCheck(WireModel):
+    """One product of the reproduced run: its signed digest and the new one."""
+
+    name: str
+    recorded: Digest
+    reproduced: Digest | None = None
+    """``None`` when the reproduction did not write it."""
+    same: bool
+
+
+class MetricDelta(WireModel):
+    recorded: Any = None
+    reproduced: Any = None
+
+
+class Reproduction(WireModel):
+    """Predicate of ``reproduction/v1``: a signed stage run performed again.
+
+    The statement's one subject is the reproduced entry (its id is the sha256
+    of that statement), so reproductions are found through the subject index.
+    """
+
+    run: str = Field(pattern=SHA256_HEX)
+    stage: str = Field(min_length=1)
+    command: str
+    commit: str
+    matches: bool
+    """Every product has the digest the run signed."""
+    products: list[ProductCheck] = Field(default_factory=list)
+    metrics: dict[str, MetricDelta] = Field(default_factory=dict)
+    environment: Environment
+    environment_differences: list[str] = Field(default_factory=list)
+    started_at: str
+    finished_at: str
+    exit_code: int | None = None
+    runner: Runner
+
+
+from auditpipe.manifest.approval import APPROVAL_V1 as APPROVAL_V1  # noqa: E402  (uses WireModel)
+from auditpipe.manifest.approval import Approval as Approval  # noqa: E402
+
 PREDICATES: dict[str, type[WireModel]] = {
     STAGE_RUN_V1: StageRun,
     PROMOTION_V1: Promotion,
     CHECKPOINT_V1: Checkpoint,
+    REPRODUCTION_V1: Reproduction,
+    APPROVAL_V1: Approval,
 }
 
 KIND_OF: dict[str, str] = {
     STAGE_RUN_V1: "stage-run",
     PROMOTION_V1: "promotion",
     CHECKPOINT_V1: "checkpoint",
+    REPRODUCTION_V1: "reproduction",
+    APPROVAL_V1: "approval",
 }

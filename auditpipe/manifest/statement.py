@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
@@ -22,6 +23,7 @@ from auditpipe.manifest.predicates import (
     KIND_OF,
     PREDICATES,
     STAGE_RUN_V1,
+    Approval,
     Checkpoint,
     Promotion,
     StageRun,
@@ -101,14 +103,64 @@ def load_json(raw: bytes) -> Any:
     """Parse JSON as I-JSON readers do: integers beyond ±(2^53-1) are numbers (floats).
 
     RFC 8785 writes a float such as 1e18 with integer digits; reading it back
-    as a float keeps such values round-tripping.
+    as a float keeps such values round-tripping. A duplicate object key is an
+    error (I-JSON forbids them; parsers disagree on which copy wins).
     """
     try:
-        return json.loads(raw, parse_int=_parse_int)
+        return json.loads(raw, parse_int=_parse_int, object_pairs_hook=_unique_keys)
+    except DuplicateKey as exc:
+        raise ManifestError(f"duplicate JSON key {exc.args[0]!r}") from None
     except RecursionError as exc:
         raise ManifestError("statement JSON is nested too deeply") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(f"statement is not valid JSON: {exc}") from exc
+
+
+def load_canonical(raw: bytes) -> tuple[Any, bool]:
+    """Parse like ``load_json``; also say whether ``raw`` is exactly its RFC 8785 form.
+
+    Fast path: for ASCII text, RFC 8785 output equals ``json.dumps`` with sorted
+    keys and compact separators, except for floats Python and ECMAScript print
+    differently (integral ``5.0``, exponents ``1e-05``/``1e+16``), which send the
+    text to the slow path. Keys are then ASCII, so code-point order is UTF-16
+    order; escapes and integers agree. A duplicate key cannot survive the byte
+    comparison (the re-serialization holds each key once), so the slower
+    duplicate-rejecting parse runs only when the fast path does not settle it,
+    and the RFC 8785 serializer itself decides everything else.
+    """
+    if raw.isascii() and not _PYTHON_ONLY_FLOAT.search(raw):
+        try:
+            data = _DECODER.decode(raw.decode("ascii"))
+            if _ENCODER.encode(data).encode("ascii") == raw:
+                return data, True
+        except (ValueError, RecursionError, UnicodeError):
+            pass
+    data = load_json(raw)
+    try:
+        return data, canonical_bytes(data) == raw
+    except ManifestError:
+        return data, False
+
+
+# Where Python's float repr and ECMAScript's Number-to-string differ: integral
+# floats ("5.0", "-0.0") and exponent forms. A string holding such text only
+# costs the slow path.
+_PYTHON_ONLY_FLOAT = re.compile(rb"[:,\[]-?[0-9]+(?:\.[0-9]+)?[eE]|[:,\[]-?[0-9]+\.0[,\]}]")
+
+
+class DuplicateKey(ValueError):
+    """An object had the same key twice."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return result
 
 
 def _parse_int(text: str) -> int | float:
@@ -117,6 +169,10 @@ def _parse_int(text: str) -> int | float:
 
 
 MAX_SAFE_INT = 2**53 - 1
+_DECODER = json.JSONDecoder(parse_int=_parse_int)
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
 
 
 @dataclass(frozen=True)
@@ -129,7 +185,7 @@ class SignedStatement:
     @classmethod
     def parse(cls, raw: bytes, *, require_canonical: bool = True) -> SignedStatement:
         """Validate ``raw`` as an auditpipe statement; keep the bytes untouched."""
-        data = load_json(raw)
+        data, canonical = load_canonical(raw) if require_canonical else (load_json(raw), True)
         if not isinstance(data, dict):
             raise ManifestError("statement is not a JSON object")
         try:
@@ -143,7 +199,7 @@ class SignedStatement:
             model.model_validate(statement.predicate, strict=True)
         except ValidationError as exc:
             raise ManifestError(f"invalid predicate: {_describe(exc)}") from exc
-        if require_canonical and canonical_bytes(data) != raw:
+        if not canonical:
             raise ManifestError("statement bytes are not RFC 8785 canonical JSON")
         return cls(raw=raw, statement=statement)
 
@@ -167,6 +223,9 @@ class SignedStatement:
 
     def promotion(self) -> Promotion | None:
         return self.predicate if isinstance(self.predicate, Promotion) else None
+
+    def approval(self) -> Approval | None:
+        return self.predicate if isinstance(self.predicate, Approval) else None
 
     def checkpoint(self) -> Checkpoint | None:
         return self.predicate if isinstance(self.predicate, Checkpoint) else None

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditpipe.export.openlineage.runid import new_run_id
 from auditpipe.fingerprint import StatCache, fingerprint_many
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.lock.update import update_lock
@@ -78,7 +79,7 @@ def record_stage(
             [str(workspace.root / d) for d in rel_deps], root=workspace.root, cache=cache
         )
         recording = StageRecording(stage)
-        started = facts.now_rfc3339()
+        started, run_id = facts.now_rfc3339(), new_run_id()
         succeeded = False
         try:
             yield recording
@@ -102,6 +103,21 @@ def record_stage(
                 started_at=started,
                 finished_at=facts.now_rfc3339(),
                 exit_code=0 if succeeded else 1,
+                openlineage_run_id=run_id,
             )
             recording.entry_id = sign_and_append(ledger, signer, statement)
             update_lock(ledger, signer, {stage: recording.entry_id})
+            _keep_products(workspace, ledger, recording.entry_id)
+
+
+def _keep_products(workspace: Workspace, ledger: Ledger, entry_id: str) -> None:
+    """Products of a successful signed run go to the output cache, as with ``run``;
+    the run is signed already, so a cache problem does not undo it."""
+    from auditpipe.cache import open_cache
+    from auditpipe.cache.runs import products_of
+    from auditpipe.errors import CacheError
+
+    cache = open_cache(workspace)
+    for product in products_of(ledger.get(entry_id)):
+        with contextlib.suppress(CacheError, OSError):
+            cache.keep(workspace.root, product)

@@ -26,12 +26,16 @@ from pathlib import Path
 from typing import IO, Literal, Protocol
 
 from auditpipe.errors import Error, GateError
+from auditpipe.export.openlineage.listener import QuietListener, RunListener
 from auditpipe.manifest.predicates import Validation
 from auditpipe.pipeline.dag import Dag
+from auditpipe.pipeline.outputs import StageOutputs
 from auditpipe.pipeline.planner import Assessment, Planner
 from auditpipe.pipeline.spec import StageSpec
 
-Outcome = Literal["ran", "skipped", "failed", "gate_failed", "not_run", "would_run"]
+Outcome = Literal[
+    "ran", "skipped", "restored", "failed", "gate_failed", "not_run", "would_run", "would_restore"
+]
 
 # Variables a child always gets; anything else only when the stage allow-lists it.
 BASE_ENV = (
@@ -71,6 +75,7 @@ class RunObserver(Protocol):
         """Slow work of auditpipe's own for ``stage`` began (``what``) or ended (None)."""
 
     def stage_finished(self, result: StageResult) -> None: ...
+    def notice(self, stage: str, text: str) -> None: ...
 
 
 class Recorder(Protocol):
@@ -90,6 +95,7 @@ class Execution:
     stderr: bytearray = field(default_factory=bytearray)
     failure: str | None = None
     validations: list[Validation] = field(default_factory=list)
+    lineage_run_id: str | None = None
 
 
 class Interrupted(Error):
@@ -115,10 +121,13 @@ class Executor:
         keep_going: bool = False,
         dry_run: bool = False,
         state_dir: os.PathLike[str] | str | None = None,
+        outputs: StageOutputs | None = None,
+        lineage: RunListener | None = None,
     ) -> None:
         self.dag, self.stages, self.planner = dag, stages, planner
         # Where a gate_failed run's outputs are quarantined (None: left in place).
         self.state_dir = None if state_dir is None else Path(state_dir)
+        self.outputs = outputs
         self.recorder, self.observer = recorder, observer
         self.root = os.fspath(root)
         self.jobs = max(1, jobs)
@@ -126,6 +135,7 @@ class Executor:
         self._lock = threading.Lock()  # ledger and stat cache are not thread-safe
         self._stop = threading.Event()
         self._children: set[subprocess.Popen[bytes]] = set()
+        self.lineage = lineage or QuietListener()
 
     def run(self, order: Sequence[str]) -> list[StageResult]:
         selected = set(order)
@@ -192,10 +202,14 @@ class Executor:
             assessment = self.planner.assess(stage, force=self.force)
         if assessment.up_to_date:
             return StageResult(stage.name, "skipped", entry=assessment.run, reasons=("up to date",))
+        if assessment.key is None:
+            outcome: Outcome = "would_run" if self.dry_run else "failed"
+            return StageResult(stage.name, outcome, reasons=assessment.reasons)
+        restored = self._restore(stage, assessment)
+        if restored is not None:
+            return restored
         if self.dry_run:
             return StageResult(stage.name, "would_run", reasons=assessment.reasons)
-        if assessment.key is None:
-            return StageResult(stage.name, "failed", reasons=assessment.reasons)
         if stage.validate:
             from auditpipe.gates import check_suites  # imports great_expectations
 
@@ -204,9 +218,17 @@ class Executor:
                 check_suites(self.root, stage.validate)  # raises SuiteError before the command
             finally:
                 self.observer.working(stage.name, None)
+        if self.outputs is not None:
+            with self._lock:
+                notices = self.outputs.clear(stage, assessment.outputs)
+            for text in notices:
+                self.observer.notice(stage.name, text)
         self.observer.stage_started(stage.name, stage.cmd)
+        run_id = self.lineage.started(stage, assessment)
         execution = self._execute(stage)
+        execution.lineage_run_id = run_id
         if self._stop.is_set() and execution.exit_code is not None and execution.exit_code < 0:
+            self.lineage.aborted(run_id)
             return StageResult(stage.name, "not_run", reasons=("interrupted",))
         if stage.validate and execution.exit_code == 0 and execution.failure is None:
             data = ", ".join(dict.fromkeys(d for d, _suite in stage.validate))
@@ -217,7 +239,8 @@ class Executor:
                 self.observer.working(stage.name, None)
         with self._lock:
             entry = self.recorder.record(stage, assessment, execution)
-        outcome: Outcome = "ran" if execution.exit_code == 0 and not execution.failure else "failed"
+            self.lineage.recorded(run_id, entry)
+        outcome = "ran" if execution.exit_code == 0 and not execution.failure else "failed"
         reasons = (execution.failure,) if execution.failure else assessment.reasons
         failed_gates = [v for v in execution.validations if not v.success]
         if outcome == "ran" and failed_gates:
@@ -226,6 +249,11 @@ class Executor:
             outcome = "gate_failed"
             reasons = tuple(gate_summary(v) for v in failed_gates)
             reasons += self._quarantine(stage, entry)
+        if outcome == "ran" and self.outputs is not None:
+            with self._lock:
+                notices = self.outputs.keep(stage, self.planner.ledger.get(entry))
+            for text in notices:
+                self.observer.notice(stage.name, text)
         return StageResult(
             stage.name, outcome, time.monotonic() - start, entry, execution.exit_code, reasons
         )
@@ -242,6 +270,33 @@ class Executor:
         where = quarantine_dir(self.state_dir, entry)
         shown = os.path.relpath(where, self.root) if where.is_relative_to(self.root) else where
         return (f"quarantined {', '.join(moved)} in {shown}/",)
+
+    def _restore(self, stage: StageSpec, assessment: Assessment) -> StageResult | None:
+        """Put back the products of a successful run with this very key, from the
+        cache, instead of running the command; ``None`` when the cache cannot."""
+        if self.outputs is None or not assessment.cached:
+            return None
+        with self._lock:
+            for run_id in assessment.cached:
+                entry = self.planner.ledger.get(run_id)
+                if not self.outputs.restorable(stage, entry):
+                    continue
+                if self.dry_run:
+                    return StageResult(
+                        stage.name, "would_restore", entry=run_id, reasons=assessment.reasons
+                    )
+                notices = self.outputs.restore(stage, entry, assessment.outputs)
+                break
+            else:
+                return None
+        for text in notices:
+            self.observer.notice(stage.name, text)
+        return StageResult(
+            stage.name,
+            "restored",
+            entry=run_id,
+            reasons=("stage is cached — restored outputs", *assessment.reasons),
+        )
 
     def _execute(self, stage: StageSpec) -> Execution:
         from auditpipe.pipeline.facts import now_rfc3339

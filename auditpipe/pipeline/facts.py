@@ -13,14 +13,16 @@ import os
 import platform
 import re
 import socket
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from dulwich.errors import NotCommitError
+from dulwich.errors import NoIndexPresent, NotCommitError
 from dulwich.object_store import tree_lookup_path
 from dulwich.objects import Blob, ObjectID
+from dulwich.repo import Repo
 
 from auditpipe.manifest.predicates import CodeState, Environment, Runner
 from auditpipe.secrets.guard import EnvRecord
@@ -80,11 +82,26 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def code_state(workspace: Workspace, code_deps: list[str]) -> CodeState:
-    """HEAD's commit and tree, and whether any code dependency differs from HEAD.
+def _tracked(repo: Repo) -> list[str]:
+    """Paths in git's index (tracked files), repo-relative POSIX."""
+    try:
+        index = repo.open_index()
+    except (OSError, ValueError, NoIndexPresent):
+        return []
+    return [p.decode("utf-8", "surrogateescape") for p in index.paths()]
 
-    "Dirty" concerns the stage's own code dependencies, not the whole working
-    tree: an unrelated edit elsewhere does not make this run's code dirty.
+
+def code_state(
+    workspace: Workspace, code_deps: list[str], watched: Sequence[str] = ()
+) -> CodeState:
+    """HEAD's commit and tree, and whether the stage's own files differ from HEAD.
+
+    "Dirty" concerns the stage, not the whole working tree: a code dependency
+    not committed or differing from HEAD, or any git-tracked file among
+    ``watched`` (its other deps, its params file, the pipeline file; a
+    directory counts through the tracked files under it) that differs from
+    HEAD. Untracked or ignored data (DVC-tracked, LFS, URLs) is data, recorded
+    by digest, never "dirty". ``dirtyFiles`` names what differs.
     """
     repo = workspace.open()
     try:
@@ -95,29 +112,43 @@ def code_state(workspace: Workspace, code_deps: list[str]) -> CodeState:
         except (KeyError, NotCommitError):
             head, tree = None, None
         digests: dict[str, str] = {}
-        dirty = head is None and bool(code_deps)
+        dirty_files: set[str] = set()
+
+        def differs(rel: str, data: bytes | None) -> bool:
+            """Whether the working file (``None``: absent) differs from HEAD."""
+            if tree is None:
+                return True
+            try:
+                _mode, blob_id = tree_lookup_path(
+                    repo.object_store.__getitem__, ObjectID(tree), rel.encode()
+                )
+            except (KeyError, NotADirectoryError):
+                return data is not None  # not committed at HEAD
+            return data is None or Blob.from_string(data).id != blob_id
+
         for rel in code_deps:
             path = workspace.root / rel
             if not path.is_file():
                 continue
             data = path.read_bytes()
             digests[rel] = hashlib.sha256(data).hexdigest()
-            if tree is None:
-                continue
-            try:
-                _mode, blob_id = tree_lookup_path(
-                    repo.object_store.__getitem__, ObjectID(tree), rel.encode()
-                )
-            except KeyError:
-                dirty = True  # not committed at HEAD
-                continue
-            if Blob.from_string(data).id != blob_id:
-                dirty = True
+            if differs(rel, data):
+                dirty_files.add(rel)
+        if watched:
+            tracked = _tracked(repo)
+            for rel in sorted(set(watched) - set(code_deps)):
+                prefix = rel.rstrip("/") + "/"
+                for name in (t for t in tracked if t == rel or t.startswith(prefix)):
+                    path = workspace.root / name
+                    current = path.read_bytes() if path.is_file() else None
+                    if differs(name, current):
+                        dirty_files.add(name)
         return CodeState(
             commit=head.decode() if head else None,
             tree=tree.decode() if tree else None,
-            dirty=dirty,
+            dirty=bool(dirty_files),
             deps=digests,
+            dirty_files=sorted(dirty_files) or None,
         )
     finally:
         repo.close()

@@ -75,6 +75,11 @@ def select_params(
     return selected
 
 
+def missing_params(spec_params: Mapping[str, Any], keys: Sequence[str]) -> list[str]:
+    """The keys (of ``keys``) the params file no longer has."""
+    return [key for key in keys if not _lookup(spec_params, key)[0]]
+
+
 def _lookup(mapping: Mapping[str, Any], key: str) -> tuple[bool, Any]:
     # A literal key with dots ("a.b": 1) wins over nesting; otherwise descend.
     if key in mapping:

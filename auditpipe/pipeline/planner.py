@@ -22,6 +22,7 @@ from auditpipe.manifest.canonical import canonical_bytes
 from auditpipe.manifest.predicates import StageRun
 from auditpipe.pipeline.diff import flatten
 from auditpipe.pipeline.paramfile import read_params_file
+from auditpipe.pipeline.params import missing_params
 from auditpipe.pipeline.spec import PipelineSpec, StageSpec, select_params
 
 
@@ -38,6 +39,11 @@ class Assessment:
     deps: Mapping[str, Fingerprint] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     suites: Mapping[str, str] = field(default_factory=dict)
+    outputs: Mapping[str, Fingerprint] = field(default_factory=dict)
+    """The stage's outputs as they are on disk now (missing ones absent)."""
+    cached: tuple[str, ...] = ()
+    """Successful runs with this very key whose outputs are missing or modified,
+    newest first: restoring one from the cache makes the stage up to date."""
 
 
 class Planner:
@@ -118,23 +124,45 @@ class Planner:
             return Assessment(stage.name, None, True, reasons=("frozen",))
         deps = self.fingerprints(stage.deps, content=stage.content)
         missing = [d for d in stage.deps if d not in deps]
-        params = self.params_for(stage)
+        deleted = missing_params(self.params_doc, stage.params)
+        params = self.params_for(stage) if not deleted else {}
         suites = self.suites_for(stage)
-        if missing:
+        outputs = self.fingerprints(stage.all_outputs)
+        if missing or deleted:
+            file = self.spec.params_file
             return Assessment(
                 stage.name,
                 None,
                 False,
-                reasons=tuple(_missing(self.spec.root, d) for d in missing),
+                reasons=(
+                    *(_missing(self.spec.root, d) for d in missing),
+                    *(
+                        f"deleted: {k} (from {file}; add it back, or remove it from "
+                        f"the stage's params)"
+                        for k in deleted
+                    ),
+                ),
                 deps=deps,
                 params=params,
                 suites=suites,
+                outputs=outputs,
             )
         key = stage_key(stage, {p: fp.sha256 for p, fp in deps.items()}, params, suites)
 
-        def verdict(up_to_date: bool, run: str | None, reasons: list[str]) -> Assessment:
+        def verdict(
+            up_to_date: bool, run: str | None, reasons: list[str], cached: tuple[str, ...] = ()
+        ) -> Assessment:
             return Assessment(
-                stage.name, key, up_to_date, run, tuple(reasons), deps, params, suites
+                stage.name,
+                key,
+                up_to_date,
+                run,
+                tuple(reasons),
+                deps,
+                params,
+                suites,
+                outputs,
+                cached,
             )
 
         if force:
@@ -142,12 +170,60 @@ class Planner:
         if stage.always_changed:
             return verdict(False, None, ["always changed"])
         candidates = self._runs(self.ledger.ids_for_stage_key(key), stage.name)
-        outputs = self.fingerprints(stage.all_outputs)
         for entry, _run in candidates:
             if _outputs_match(entry, stage, outputs):
+                blocked = self._current_failed(stage, entry.id, outputs)
+                if blocked:  # re-running is the way out: restoring changes nothing
+                    return verdict(False, None, [blocked])
                 return verdict(True, entry.id, [])
         return verdict(
-            False, None, self._why_stale(stage, candidates, outputs, deps, params, suites)
+            False,
+            None,
+            self._why_stale(stage, candidates, outputs, deps, params, suites),
+            self._restorable(stage, candidates),
+        )
+
+    def _restorable(
+        self, stage: StageSpec, candidates: list[tuple[Entry, StageRun]]
+    ) -> tuple[str, ...]:
+        """Runs whose products the cache may put back: not those whose very bytes a
+        newer run of the stage judged failing (restoring them would bring back data
+        a gate refused; re-running is the way out)."""
+        if not candidates:
+            return ()
+        from auditpipe.provenance.current import runs_of
+
+        failed = [
+            (run.finished_at, _products(run))
+            for _id, run in runs_of(self.ledger, stage.name)
+            if run.status == "gate_failed"
+        ]
+        return tuple(
+            entry.id
+            for entry, run in candidates
+            if not any(when > run.finished_at and made == _products(run) for when, made in failed)
+        )
+
+    def _current_failed(
+        self, stage: StageSpec, matched: str, outputs: Mapping[str, Fingerprint]
+    ) -> str | None:
+        """Why the stage is not up to date although ``matched`` has its key and
+        outputs: its current run (``provenance.current``) failed a gate."""
+        from auditpipe.provenance.current import current_run, failed_gates
+
+        if all(entry_id == matched for entry_id in self.ledger.ids_for_stage(stage.name)):
+            return None  # its only run: nothing newer can have failed (the common no-op)
+        current = current_run(
+            self.ledger,
+            stage.name,
+            self.spec.root,
+            lambda name: outputs[name].sha256 if name in outputs else None,
+        )
+        if current is None or current.id == matched or current.run.status != "gate_failed":
+            return None
+        return (
+            f"its current run {current.id[:12]} failed {failed_gates(current.run)} "
+            f"on these same outputs; re-run `{stage.name}`"
         )
 
     def _runs(self, ids: Sequence[str], stage: str) -> list[tuple[Entry, StageRun]]:
@@ -278,3 +354,7 @@ def _missing(root: Path, dep: str) -> str:
 def _show(value: Any) -> str:
     text = repr(value) if value is not None else "unset"
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _products(run: StageRun) -> dict[str, str]:
+    return {p.name: p.digest.sha256 for p in run.products}

@@ -126,7 +126,7 @@ def build(ledger: Ledger, run: RunFacts) -> SignedStatement:
             stage=run.stage,
             status=status,
             command=run.command,
-            code=facts.code_state(workspace, code_deps),
+            code=facts.code_state(workspace, code_deps, deps),
             materials=materials,
             products=products,
             params=run.params,

@@ -17,8 +17,10 @@ from auditpipe.faults import os_fault
 from auditpipe.fingerprint import Fingerprint
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.predicates import (
+    CardRef,
     Digest,
     Logs,
+    Material,
     PipelineRef,
     RunStatus,
     StageRun,
@@ -76,6 +78,9 @@ def stage_run_statement(
     logs: Logs | None = None,
     validations: Sequence[Validation] = (),
     guard: SecretGuard | None = None,
+    watched: Sequence[str] = (),
+    cards: Sequence[CardRef] = (),
+    openlineage_run_id: str | None = None,
 ) -> SignedStatement:
     """The canonical stage-run statement; shared by ``run`` and ``record_stage``.
 
@@ -89,8 +94,15 @@ def stage_run_statement(
     if command is not None:
         guard.check_text("command", command_key(stage), command)
     guard.check_params(params)
-    materials = [material(fp, producer_of(ledger, fp.sha256)) for _p, fp in sorted(deps.items())]
-    products = [material(fp) for _p, fp in sorted(outputs.items())]
+    root = ledger.workspace.root
+    materials = [
+        profiled(material(fp, producer_of(ledger, fp.sha256)), root)
+        for _p, fp in sorted(deps.items())
+    ]
+    # Inputs another signed run produced are lineage, judged through that run,
+    # even when committed: only the rest can make this run's code state dirty.
+    source_deps = [m.name for m in materials if m.produced_by is None]
+    products = [profiled(material(fp), root) for _p, fp in sorted(outputs.items())]
     code_deps = [d for d in deps if Path(d).suffix.lower() in CODE_SUFFIXES]
     status: RunStatus = "succeeded" if succeeded else "failed"
     if succeeded and any(not v.success for v in validations):
@@ -102,7 +114,7 @@ def stage_run_statement(
             command=command,
             pipeline=pipeline,
             stage_key=stage_key,
-            code=facts.code_state(ledger.workspace, code_deps),
+            code=facts.code_state(ledger.workspace, code_deps, [*source_deps, *watched]),
             materials=materials,
             products=products,
             params=params,
@@ -114,6 +126,8 @@ def stage_run_statement(
             finished_at=finished_at,
             exit_code=exit_code,
             runner=facts.runner(),
+            cards=list(cards) or None,
+            openlineage_run_id=openlineage_run_id,
         )
     except ValidationError as exc:
         from auditpipe.manifest.statement import describe_validation
@@ -125,6 +139,18 @@ def stage_run_statement(
         else []
     )
     return build_statement(subjects, predicate)
+
+
+def profiled(item: Material, root: Path) -> Material:
+    """The material with a drift profile when profiles are on and the table is small enough."""
+    from auditpipe.fingerprint.profile import profile_limit, profile_table
+
+    limit = profile_limit()
+    if not limit or not item.table or item.kind != "file" or (item.size or 0) > limit:
+        return item
+    fmt = str(item.table.get("format", ""))
+    profile = profile_table(root / item.name, fmt)
+    return item.model_copy(update={"table": {**item.table, "profile": profile}})
 
 
 class PipelineRecorder:
@@ -180,6 +206,16 @@ class PipelineRecorder:
             ),
             validations=execution.validations,
             guard=self.guard,
+            watched=[
+                *([self.spec.params_file] if stage.params else []),
+                self.spec.path.relative_to(self.spec.root).as_posix(),
+            ],
+            cards=[
+                CardRef(name=card.name, path=card.path, sha256=card.sha256)
+                for card in self.spec.artifacts.values()
+                if card.path in stage.all_outputs
+            ],
+            openlineage_run_id=execution.lineage_run_id,
         )
         entry_id = sign_and_append(self.ledger, self.signer, statement)
         self._keep_logs(entry_id, stdout, stderr)

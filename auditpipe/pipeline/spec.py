@@ -18,6 +18,8 @@ each problem is a :class:`ConfigError` naming the file and line. Choices made:
   (``${item.field}``, ``${item.0}``) and ``key`` inside expansions, then params.
   ``\\${X}`` (or ``$X``) leaves a literal ``${X}`` for the shell.
 - ``null`` for an optional field means the field is absent.
+- ``outs`` and ``metrics`` entries are a path or ``{path: {persist, cache,
+  remote, push}}`` as in DVC (see ``auditpipe.pipeline.outs``).
 - As in dvc.yaml: ``${name}`` also reads the params file and ``vars:`` (files,
   root-relative, or mappings); ``foreach: ${list}`` and matrix axes may name
   params; ``matrix:`` may sit beside the stage's fields (no ``do:``);
@@ -40,8 +42,10 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from auditpipe.errors import ConfigError
 from auditpipe.faults import describe as describe_fault
+from auditpipe.pipeline.artifacts import ModelCard, parse_cards
 from auditpipe.pipeline.dag import build_dag, is_within, normalize_path
 from auditpipe.pipeline.dvc.context import ResolveProblem
+from auditpipe.pipeline.outs import OutOptions, parse_outs
 from auditpipe.pipeline.spec_env import SecretFieldsReader
 from auditpipe.pipeline.spec_vars import VariablesReader
 from auditpipe.pipeline.stage import PipelineSpec, StageSpec
@@ -56,7 +60,7 @@ from auditpipe.pipeline.yamlpos import (
 
 PIPELINE_FILE = "auditpipe.yaml"
 DEFAULT_PARAMS_FILE = "params.yaml"
-TOP_FIELDS = ("params", "signer", "vars", "stages", "secrets")
+TOP_FIELDS = ("params", "signer", "vars", "stages", "secrets", "artifacts")
 STAGE_FIELDS = (
     *("cmd", "deps", "outs", "metrics", "params", "validate", "wdir", "env", "content", "desc"),
     *("frozen", "always_changed"),
@@ -89,6 +93,8 @@ def _unique(values: list[str]) -> tuple[str, ...]:
 
 class _Parser(VariablesReader, SecretFieldsReader):
     """Reads ``auditpipe.yaml`` nodes into stages, expanding templates."""
+
+    cards: dict[str, ModelCard]
 
     # -- scalars and lists ----------------------------------------------------
 
@@ -194,6 +200,10 @@ class _Parser(VariablesReader, SecretFieldsReader):
                         raise self.fail(key_node, f"expanding {name!r} yields {stage.name!r} twice")
                     stages[stage.name] = stage
         allow = self.secrets_allow(top["secrets"][1]) if "secrets" in top else []
+        cards = top.get("artifacts")
+        self.cards = (
+            parse_cards(self, cards[1], lambda n, w: self.path(n, w, None)) if cards else {}
+        )
         return params_file, signer, stages, allow
 
     def check_name(self, name: str, node: Node) -> None:
@@ -278,9 +288,16 @@ class _Parser(VariablesReader, SecretFieldsReader):
             parts = [self.text(node["cmd"], "cmd", scope)]
         if not parts or not all(p.strip() for p in parts):
             raise self.fail(node["cmd"], f"cmd of {what} is empty")
-        deps, outs, metrics = (
-            self.paths(node[f], f, scope) if f in node else [] for f in ("deps", "outs", "metrics")
-        )
+        deps = self.paths(node["deps"], "deps", scope) if "deps" in node else []
+        options: dict[str, OutOptions] = {}
+        outs: list[str] = []
+        metrics: list[str] = []
+        if "outs" in node:
+            outs, found = parse_outs(self, node["outs"], "outs", scope)
+            options.update(found)
+        if "metrics" in node:
+            metrics, found = parse_outs(self, node["metrics"], "metrics", scope)
+            options.update(found)
         params = self.checked(node.get("params"), "params", scope, PARAM_KEY, "a dotted key")
         env, env_public, env_secret = self.env(node.get("env"))
         content = self.value(node["content"]) if "content" in node else False
@@ -303,6 +320,7 @@ class _Parser(VariablesReader, SecretFieldsReader):
             desc=self.text(node["desc"], "desc", scope) if "desc" in node else None,
             frozen=self.flag(node.get("frozen"), "frozen"),
             always_changed=self.flag(node.get("always_changed"), "always_changed"),
+            out_options=tuple(sorted(options.items())),
         )
 
     def flag(self, node: Node | None, what: str) -> bool:
@@ -372,7 +390,8 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
     except OSError as exc:
         what, hint = describe_fault(exc)
         raise ConfigError(f"cannot read the pipeline file: {what}", path=where, hint=hint) from exc
-    params_file, signer, stages, allow = _Parser(where, root).parse(decode(data, where=where))
+    parser = _Parser(where, root)
+    params_file, signer, stages, allow = parser.parse(decode(data, where=where))
     spec = PipelineSpec(
         path=file,
         root=root,
@@ -381,6 +400,7 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
         stages=MappingProxyType(stages),
         sha256=hashlib.sha256(data).hexdigest(),
         secrets_allow=tuple(allow),
+        artifacts=MappingProxyType(parser.cards),
     )
     build_dag(spec)
     return spec

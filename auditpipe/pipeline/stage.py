@@ -8,9 +8,15 @@ Owns what one stage is once parsed (and the definition its key is made from);
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from auditpipe.pipeline.outs import DEFAULT, OutOptions
+
+if TYPE_CHECKING:
+    from auditpipe.pipeline.artifacts import ModelCard
 
 
 @dataclass(frozen=True)
@@ -29,8 +35,11 @@ class StageSpec:
     content: bool
     line: int
     desc: str | None = None
+    out_options: tuple[tuple[str, OutOptions], ...] = ()
     env_public: tuple[str, ...] = ()  # declared public / secret (spec_env.py)
     env_secret: tuple[str, ...] = ()
+    """Options of ``outs``/``metrics`` that differ from the defaults, by path."""
+
     frozen: bool = False
     """Never re-run (DVC's ``frozen``): the stage counts as up to date as it is."""
     always_changed: bool = False
@@ -44,6 +53,10 @@ class StageSpec:
     source: str | None = None
     """The file that declared the stage, when it is not the pipeline file (a dvc.yaml)."""
 
+    def options(self, path: str) -> OutOptions:
+        """The options of one output (the defaults unless the file set some)."""
+        return dict(self.out_options).get(path, DEFAULT)
+
     @property
     def all_outputs(self) -> tuple[str, ...]:
         """``outs``, ``metrics`` then ``plots``: everything the stage writes."""
@@ -55,7 +68,7 @@ class StageSpec:
         ``line`` and ``desc`` are left out, and lists whose order carries no
         meaning are sorted, so moving or re-documenting a stage changes nothing.
         """
-        return {
+        body: dict[str, Any] = {
             "name": self.name,
             "cmd": self.cmd,
             "wdir": self.wdir,
@@ -66,15 +79,16 @@ class StageSpec:
             "validate": [list(pair) for pair in self.validate],
             "env": sorted(self.env),
             "content": self.content,
-            # Fields newer than the key format enter it only when used, so the
-            # key of a stage written without them never changes.
-            **(
-                {"paramFiles": [[f, list(k)] for f, k in self.param_files]}
-                if self.param_files
-                else {}
-            ),
-            **({"plots": sorted(self.plots)} if self.plots else {}),
         }
+        # Fields newer than the key format enter it only when used, so the key of
+        # a stage written without them never changes.
+        if self.out_options:
+            body["outOptions"] = {p: o.changed() for p, o in sorted(self.out_options)}
+        if self.param_files:
+            body["paramFiles"] = [[f, list(k)] for f, k in self.param_files]
+        if self.plots:
+            body["plots"] = sorted(self.plots)
+        return body
 
 
 @dataclass(frozen=True)
@@ -88,6 +102,8 @@ class PipelineSpec:
     stages: Mapping[str, StageSpec]
     sha256: str
     secrets_allow: tuple[str, ...] = ()
+    artifacts: Mapping[str, ModelCard] = field(default_factory=lambda: MappingProxyType({}))
+    """Model cards (``artifacts:``, pipeline/artifacts.py)."""
     files: tuple[str, ...] = ()
     """The dvc.yaml files read, repo-relative, when the pipeline comes from DVC."""
     metrics: tuple[str, ...] = ()

@@ -13,14 +13,17 @@ import hashlib
 import os
 from pathlib import Path
 
+from auditpipe.approvals.assess import approval_context
 from auditpipe.errors import ConfigError
 from auditpipe.ledger.ledger import Ledger
+from auditpipe.pipeline.artifacts import card_for, project_cards
 from auditpipe.policy.engine import Decision, decide
 from auditpipe.policy.load import LoadedPolicy
 from auditpipe.policy.scope import default_artifacts
 from auditpipe.policy.staleness import TreeState
 from auditpipe.policy.trust import policy_verifier
-from auditpipe.provenance.lineage import Lineage, current_digest, walk
+from auditpipe.provenance.current import current_digest
+from auditpipe.provenance.lineage import Lineage, walk
 from auditpipe.trust.root import TrustRoot
 from auditpipe.workspace import Workspace, resolve_revision
 
@@ -66,22 +69,36 @@ def judge(
     if any(rule.witnessed for rule in loaded.policy.rules):
         from auditpipe.lock.files import read_lock
         from auditpipe.lock.witness import witnesses
-        from auditpipe.signing.keys import TRUSTED_KEYS_DIR, TrustedKeys
 
-        keys = TrustedKeys(workspace.root / TRUSTED_KEYS_DIR).load()
-        seen = witnesses(ledger, read_lock(workspace), keys)
+        # Witness keys come from the trust source (policies/keys/ or people-keys/).
+        seen = witnesses(ledger, read_lock(workspace), trust.approval_keys())
+    wants_approvals = any(r.approvals for r in loaded.policy.rules)
+    spec = project_cards(workspace.root) if wants_approvals else None
     judged = []
     for path in paths:
         rel, digest = artifact_digest(workspace, path)
         lineage = walk(ledger, verifier, rel, digest, root=workspace.root)
         baseline = None
         if base:
-            base_digest = digest_at(workspace, base, rel)
+            base_digest = digest_at(workspace, base, rel) or locked_digest_at(ledger, base, rel)
             if base_digest:
                 baseline = walk(
                     ledger, verifier, rel, base_digest, root=workspace.root, check_sources=False
                 )
-        decision = decide(loaded, lineage, tree, baseline=baseline, base_ref=base, witnesses=seen)
+        approvals = (
+            approval_context(ledger, trust, loaded.sha256, card_for(spec, rel))
+            if wants_approvals
+            else None
+        )
+        decision = decide(
+            loaded,
+            lineage,
+            tree,
+            baseline=baseline,
+            base_ref=base,
+            witnesses=seen,
+            approvals=approvals,
+        )
         judged.append((lineage, decision))
     return judged
 
@@ -106,3 +123,42 @@ def digest_at(workspace: Workspace, ref: str, rel: str) -> str | None:
         return hashlib.sha256(blob.as_raw_string()).hexdigest() if isinstance(blob, Blob) else None
     finally:
         repo.close()
+
+
+def locked_digest_at(ledger: Ledger, ref: str, rel: str) -> str | None:
+    """The artifact's digest as the run named by ``auditpipe.lock`` at ``ref`` signed
+    it: the baseline when artifacts are not committed (gitignored, in a cache).
+
+    The lock's shape belongs to the lock module; entry ids are read from it
+    defensively and each is checked on the ledger to be a successful run that
+    signed ``rel``.
+    """
+    import yaml
+
+    from auditpipe.cache.runs import LOCK_FILE, entry_ids_in
+    from auditpipe.errors import Error
+    from auditpipe.reproduce.checkout import read_at
+
+    repo = ledger.workspace.open()
+    try:
+        text = read_at(repo, resolve_revision(repo, ref), LOCK_FILE)
+    finally:
+        repo.close()
+    if text is None:
+        return None
+    try:
+        ids = set(entry_ids_in(yaml.safe_load(text)))
+    except yaml.YAMLError:
+        return None
+    for entry_id in sorted(ids):
+        try:
+            entry = ledger.get(entry_id)
+        except Error:
+            continue
+        run = entry.signed.stage_run()
+        if run is None or run.status != "succeeded":
+            continue
+        for subject in entry.signed.statement.subject:
+            if subject.name == rel:
+                return subject.sha256
+    return None

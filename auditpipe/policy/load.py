@@ -21,7 +21,15 @@ from auditpipe.policy.model import BUILTIN_RULES, Policy, Rule, rule_from
 from auditpipe.suggest import did_you_mean
 from auditpipe.trust.root import TrustRoot
 
-RULE_KINDS = (*BUILTIN_RULES, "metric", "no_regression", "cel", "witnessed")
+RULE_KINDS = (
+    *BUILTIN_RULES,
+    "metric",
+    "no_regression",
+    "cel",
+    "witnessed",
+    "reproduced",
+    "approvals",
+)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,12 @@
       - no_regression: {stage: evaluate, metric: accuracy, tolerance: 0.01}
       - cel: {name: enough test rows, expr: "stages.evaluate.metrics.test_rows >= 40"}
       - witnessed: {by: [<keyid>], min: 1}  # cosigned checkpoints cover the lineage
+      - gates_passed: {on_missing: allow}   # a lineage without gates is allowed
+      - reproduced: {stages: [train]}       # `auditpipe reproduce` matched these runs
+
+A rule with nothing to check (no gates, no runs, no metric, no baseline) never
+passes silently: ``on_missing`` (per rule, in its body) decides, ``deny`` by default.
+      - approvals: {validator: 1, approver: 1, valid_for: 90d}   # see approvals_rule.py
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from auditpipe.policy.approvals_rule import ApprovalsRule
 
 BUILTIN_RULES = ("gates_passed", "no_dirty_code", "trusted_signers", "not_stale")
 
@@ -78,9 +86,16 @@ class WitnessRule(Strict):
     min: int = Field(default=1, ge=1)
 
 
+class ReproducedRule(Strict):
+    stages: list[str] = Field(min_length=1)
+
+
 class CelRule(Strict):
     name: str
     expr: str
+
+
+OnMissing = Literal["deny", "allow"]
 
 
 class Rule(Strict):
@@ -91,6 +106,10 @@ class Rule(Strict):
     no_regression: RegressionRule | None = None
     cel: CelRule | None = None
     witnessed: WitnessRule | None = None
+    reproduced: ReproducedRule | None = None
+    on_missing: OnMissing = "deny"
+    """What a rule with nothing to check decides: deny unless the policy says allow."""
+    approvals: ApprovalsRule | None = None
     line: int = 0
 
     @property
@@ -109,6 +128,10 @@ class Rule(Strict):
             return self.cel.name
         if self.witnessed:
             return f"witnessed by {self.witnessed.min} of {len(self.witnessed.by)} witness(es)"
+        if self.reproduced:
+            return f"reproduced: {', '.join(self.reproduced.stages)}"
+        if self.approvals:
+            return self.approvals.title
         return self.kind
 
 
@@ -128,5 +151,15 @@ def rule_from(value: Any) -> dict[str, Any]:
         return {"kind": value}
     if isinstance(value, dict) and len(value) == 1:
         ((kind, body),) = value.items()
+        if isinstance(body, dict) and "on_missing" in body:
+            body = dict(body)
+            on_missing = body.pop("on_missing")
+            if kind in BUILTIN_RULES:
+                if body:
+                    raise ValueError(f"{kind} takes only on_missing, not {', '.join(body)}")
+                return {"kind": kind, "on_missing": on_missing}
+            return {"kind": kind, kind: body, "on_missing": on_missing}
+        if kind in BUILTIN_RULES:
+            raise ValueError(f"{kind} takes only `{{on_missing: deny|allow}}`")
         return {"kind": kind, kind: body}
     raise ValueError("a rule is a built-in name or a mapping with exactly one key")

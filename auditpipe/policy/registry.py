@@ -9,6 +9,7 @@ from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.predicates import Digest, PipelineRef, Promotion
 from auditpipe.manifest.statement import Subject, build_statement
 from auditpipe.pipeline import facts
+from auditpipe.pipeline.artifacts import card_for, project_cards
 from auditpipe.pipeline.recorder import sign_and_append
 from auditpipe.policy.engine import Decision
 from auditpipe.signing.factory import signer_for
@@ -32,8 +33,10 @@ def record_promotion(
     with Ledger.open() as ledger:
         signer = signer_for(ledger.workspace, key, passphrase_env)
         rel = ledger.workspace.relative(policy_path.resolve())
+        card = card_for(project_cards(ledger.workspace.root), decision.artifact)
         predicate = Promotion(
             artifact=decision.artifact,
+            name=card.name if card else None,
             digest=Digest(sha256=decision.sha256),
             stage=stage,
             policy=PipelineRef(path=rel, sha256=policy_sha256),
@@ -49,8 +52,11 @@ def record_promotion(
 
 def promotions() -> list[dict[str, Any]]:
     """Every promotion on the ledger, oldest first."""
+    from auditpipe.people import people_from_worktree
+
     rows = []
     with Ledger.open() as ledger:
+        people = people_from_worktree(ledger.workspace.root)
         for entry_id in ledger.ids_for_kind("promotion"):
             entry = ledger.get(entry_id)
             promotion = entry.signed.promotion()
@@ -66,6 +72,12 @@ def promotions() -> list[dict[str, Any]]:
                     "time": promotion.promoted_at,
                     "by": f"{promotion.runner.user}@{promotion.runner.host}",
                     "signer": claimed_signer(entry.bundle).describe(),
+                    "person": (
+                        person.describe()
+                        if (person := people.for_signer(claimed_signer(entry.bundle)))
+                        else None
+                    ),
+                    "name": promotion.name,
                 }
             )
     return sorted(rows, key=lambda r: r["time"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditpipe.policy.engine import Decision
+from auditpipe.policy.engine import Decision, RuleResult
 from auditpipe.provenance.lineage import Lineage
 from auditpipe.trust.root import TrustRoot
 
@@ -18,9 +18,17 @@ def decision_json(decision: Decision, trust: TrustRoot | None = None) -> dict[st
         "policy": decision.policy,
         "decision": "allow" if decision.allow else "deny",
         "rules": [
-            {"rule": r.rule, "passed": r.passed, "detail": r.detail} for r in decision.ordered()
+            {"rule": r.rule, "passed": r.passed, "missing": r.missing, "detail": r.detail}
+            for r in decision.ordered()
         ],
     }
+
+
+def _mark(result: RuleResult, passed: str, nothing: str, failed: str) -> str:
+    """A rule with nothing to check is never shown as passed, even when allowed."""
+    if not result.passed:
+        return failed
+    return nothing if result.missing else passed
 
 
 def decision_text(decision: Decision) -> list[str]:
@@ -30,7 +38,7 @@ def decision_text(decision: Decision) -> list[str]:
         f"under policy {decision.policy}"
     ]
     for r in decision.ordered():
-        lines.append(f"  {'✓' if r.passed else '✗'} {r.rule}: {r.detail}")
+        lines.append(f"  {_mark(r, '✓', '○', '✗')} {r.rule}: {r.detail}")
     return lines
 
 
@@ -50,7 +58,7 @@ def decisions_markdown(decisions: list[Decision], trust: TrustRoot | None = None
         ]
         for r in d.ordered():
             detail = r.detail.replace("|", "\\|")
-            out.append(f"| {'✅' if r.passed else '❌'} | {r.rule} | {detail} |")
+            out.append(f"| {_mark(r, '✅', '⚪', '❌')} | {r.rule} | {detail} |")
         out.append("")
     return "\n".join(out)
 
@@ -81,6 +89,9 @@ def lineage_json(lineage: Lineage) -> dict[str, Any]:
                 "inputs": n.inputs,
                 "sources": n.sources,
                 "signer": n.signer.describe() if n.signer else None,
+                "reproductions": [
+                    {"entry": entry_id, "matches": matches} for entry_id, matches in n.reproductions
+                ],
             }
             for n in lineage.all_runs()
         ],

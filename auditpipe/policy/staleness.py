@@ -16,7 +16,7 @@ from typing import Any
 
 from auditpipe.errors import Error
 from auditpipe.manifest.predicates import StageRun
-from auditpipe.provenance.lineage import current_digest
+from auditpipe.provenance.current import current_digest
 
 
 class TreeState:

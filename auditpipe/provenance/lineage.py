@@ -8,16 +8,15 @@ digest it had when it was fingerprinted.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditpipe.errors import Error, UntrustedSigner
-from auditpipe.faults import os_fault
 from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.ledger import Ledger
-from auditpipe.manifest.predicates import StageRun
+from auditpipe.manifest.predicates import Reproduction, StageRun
+from auditpipe.provenance.current import current_digest, current_run, failed_gates
 from auditpipe.signing.interface import SignerIdentity, Verifier
 
 
@@ -37,6 +36,8 @@ class RunNode:
     """Ids of the runs that produced this run's materials."""
     sources: list[str] = field(default_factory=list)
     """Names of the materials no run produced (source data)."""
+    reproductions: list[tuple[str, bool]] = field(default_factory=list)
+    """Trusted ``reproduction/v1`` entries of this run: (entry id, same products)."""
 
     @property
     def ok(self) -> bool:
@@ -119,18 +120,6 @@ class Lineage:
         return chain + [self.runs[c] for c in self.consumers if c not in ids]
 
 
-def file_sha256(path: Path) -> str | None:
-    """The file's sha256, None when there is no such file; an unreadable one is
-    a ``FileSystemError`` naming it (not a silent mismatch)."""
-    try:
-        with open(path, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return None
-    except OSError as exc:
-        raise os_fault(exc, path) from exc
-
-
 def walk(
     ledger: Ledger,
     verifier: Verifier,
@@ -182,7 +171,9 @@ def walk(
         if entry.id not in lineage.runs:
             lineage.runs[entry.id] = _judge(ledger, verifier, entry.id)
         lineage.consumers.append(entry.id)
-    _later_gate_failures(ledger, verifier, lineage)
+    _current_gate_failures(ledger, verifier, lineage, root)
+    for node in lineage.runs.values():
+        node.reproductions = reproductions_of(ledger, verifier, node.id)
     return lineage
 
 
@@ -198,59 +189,40 @@ def untrusted(verifier: Verifier, entry: Entry) -> bool:
     return False
 
 
-def _later_gate_failures(ledger: Ledger, verifier: Verifier, lineage: Lineage) -> None:
-    """A gate that failed on a newer run of a stage on the chain blocks the artifact:
-    the data that stage would now feed downstream did not pass its checks (unless an
-    untrusted signer recorded that run). A yet newer successful run of the stage
-    that made the very outputs this lineage uses (the bad input was fixed and the
-    same data passed again) supersedes it."""
+def reproductions_of(ledger: Ledger, verifier: Verifier, run_id: str) -> list[tuple[str, bool]]:
+    """Trusted reproductions of a run, oldest first: (entry id, products matched)."""
+    found = []
+    for entry in ledger.lookup_subject(run_id):
+        predicate = entry.signed.predicate
+        if not isinstance(predicate, Reproduction) or predicate.run != run_id:
+            continue
+        try:
+            verifier.verify(entry.bundle)
+        except Error:
+            continue  # an untrusted reproduction is history, not evidence
+        found.append((predicate.finished_at, entry.id, predicate.matches))
+    return [(entry_id, matches) for _t, entry_id, matches in sorted(found)]
+
+
+def _current_gate_failures(
+    ledger: Ledger, verifier: Verifier, lineage: Lineage, root: Path
+) -> None:
+    """A stage on the chain whose current run (``provenance.current``) is another
+    run that failed a gate blocks the artifact: the data that stage feeds
+    downstream now did not pass its checks. Runs by signers the trust set does
+    not know are not candidates: a stranger cannot deny honest work."""
     for node in lineage.runs.values():
         if node.run is None:
             continue
-        runs = []
-        for entry_id in ledger.ids_for_stage(node.stage):
-            try:
-                entry = ledger.get(entry_id)
-                runs.append((entry, entry.signed.stage_run()))
-            except Error:
-                continue
-        made = _products(node.run)
-        for entry, later in runs:
-            if (
-                entry.id == node.id
-                or later is None
-                or later.status != "gate_failed"
-                or later.finished_at <= node.run.finished_at
-                or untrusted(verifier, entry)
-            ):
-                continue
-            # Only a run the trust set vouches for may lift a failure.
-            if any(
-                again is not None
-                and again.status == "succeeded"
-                and again.finished_at > later.finished_at
-                and _products(again) == made
-                and _trusted(verifier, other)
-                for other, again in runs
-            ):
-                continue
-            failed = ", ".join(g.suite for g in later.validations if not g.success) or "a gate"
-            node.gate_problems.append(
-                f"a later run of {node.stage} ({entry.id[:12]}, {later.finished_at}) "
-                f"failed {failed}"
-            )
-
-
-def _trusted(verifier: Verifier, entry: Entry) -> bool:
-    try:
-        verifier.verify(entry.bundle)
-    except Error:
-        return False
-    return True
-
-
-def _products(run: StageRun) -> dict[str, str]:
-    return {p.name: p.digest.sha256 for p in run.products}
+        current = current_run(ledger, node.stage, root, verifier=verifier)
+        if current is None or current.id == node.id or current.run.status != "gate_failed":
+            continue
+        where = "whose data is in the working tree" if current.in_tree else "the newest run"
+        node.gate_problems.append(
+            f"the current run of stage {node.stage!r} ({current.id[:12]}, {where}) failed "
+            f"{failed_gates(current.run)}; fix the data, then re-run it: "
+            f"`auditpipe run {node.stage}`"
+        )
 
 
 def _successful_runs(ledger: Ledger, ids: list[str]) -> list[tuple[Entry, StageRun]]:
@@ -309,7 +281,10 @@ def _judge(ledger: Ledger, verifier: Verifier, entry_id: str) -> RunNode:
     for gate in run.validations:
         if not gate.success:
             failed = ", ".join(f.type for f in gate.failed_expectations) or "expectations"
-            node.gate_problems.append(f"gate {gate.suite} on {gate.data} failed ({failed})")
+            node.gate_problems.append(
+                f"gate {gate.suite!r} on {gate.data} failed ({failed}); fix the data, then "
+                f"re-run it: `auditpipe run {run.stage}`"
+            )
     return node
 
 
@@ -325,19 +300,6 @@ def _check_link(ledger: Ledger, node: RunNode, name: str, sha256: str, producer:
         node.problems.append(
             f"material {name} ({sha256[:12]}) is not an output of run {producer[:12]}"
         )
-
-
-def current_digest(root: Path, name: str) -> str | None:
-    """The digest of a file (sha256) or directory (Merkle) in the tree now."""
-    path = root / name
-    if path.is_dir():
-        from auditpipe.fingerprint import fingerprint
-
-        try:
-            return fingerprint(name, root=root).sha256
-        except Error:
-            return None
-    return file_sha256(path)
 
 
 def _source(root: Path, name: str, sha256: str, check: bool) -> SourceNode:

@@ -14,8 +14,11 @@ from datetime import UTC, datetime, timedelta
 from auditpipe.errors import ConfigError, Error
 from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.ledger import Ledger
+from auditpipe.manifest.predicates import Validation
+from auditpipe.people import People
 from auditpipe.policy.load import LoadedPolicy
 from auditpipe.report.stamp import Stamp, entry_time, parse_time, stamp
+from auditpipe.report.views import text
 from auditpipe.signing.interface import Verifier
 from auditpipe.trust.root import TrustRoot
 
@@ -154,9 +157,11 @@ def activity_report(
     """The runs, promotions and checkpoints recorded within the period (signers judged by
     ``trust``)."""
     from auditpipe.ledger.verify import verify_ledger
+    from auditpipe.people import people_of
     from auditpipe.policy.trust import policy_verifier
 
     verifier = policy_verifier(trust, policy.policy if policy else None)
+    people = people_of(trust)
     runs: list[ActivityRun] = []
     promotions: list[ActivityPromotion] = []
     checkpoints, total, selected = 0, 0, 0
@@ -170,7 +175,7 @@ def activity_report(
         if not _within(when, within):
             continue
         selected += 1
-        signer, trusted, problem = _signer(entry, verifier)
+        signer, trusted, problem = _signer(entry, verifier, people)
         run = entry.signed.stage_run()
         promotion = entry.signed.promotion()
         if run is not None:
@@ -182,7 +187,7 @@ def activity_report(
                     stage=run.stage,
                     status=run.status,
                     gates=f"{sum(g.success for g in gates)}/{len(gates)}" if gates else "",
-                    failed_gates=[f"{g.suite} on {g.data}" for g in gates if not g.success],
+                    failed_gates=[_failed_gate(g) for g in gates if not g.success],
                     signer=signer,
                     trusted=trusted,
                     signature_problem=problem,
@@ -218,10 +223,11 @@ def activity_report(
         f"promotion {p.id[:12]}: signature not trusted" for p in promotions if not p.trusted
     ]
     passed = not findings
+    label = _dates(within, [r.time for r in runs] + [p.time for p in promotions])
     return ActivityReport(
-        title=f"Ledger activity: {within.label}",
-        subject=f"Every stage run and promotion recorded on auditpipe/ledger from {within.label}",
-        period=within.label,
+        title=f"Ledger activity, {label}",
+        subject=f"Every stage run and promotion recorded on auditpipe/ledger, {label}",
+        period=label,
         command=f"auditpipe report --ledger{within.options} -o activity.pdf",
         stamp=stamp(ledger),
         verdict="NO FINDINGS" if passed else "FINDINGS",
@@ -258,15 +264,38 @@ def _within(when: str, within: Period) -> bool:
     return not (within.until and moment >= within.until)
 
 
-def _signer(entry: Entry, verifier: Verifier) -> tuple[str, bool, str]:
-    """(who signed, trusted, why not): a key as ``key <keyid>``."""
+def _signer(entry: Entry, verifier: Verifier, people: People) -> tuple[str, bool, str]:
+    """(who signed, trusted, why not): the person when listed, else ``key <keyid>``."""
     try:
         identity = verifier.verify(entry.bundle)
     except Error as exc:
         hint = entry.bundle.key_hint
+        person = people.by_keyid(hint)
         keyless = "keyless certificate" if entry.bundle.is_keyless else "unknown"
-        return (f"key {hint}" if hint else keyless), False, exc.message
-    return identity.describe(), True, ""
+        named = person.describe() if person else (f"key {hint}" if hint else keyless)
+        return named, False, exc.message
+    person = people.for_signer(identity)
+    return (person.describe() if person else identity.describe()), True, ""
+
+
+def _failed_gate(gate: Validation) -> str:
+    """A failed gate with each failed expectation and the value it observed."""
+    failed = [
+        f"{f.type}{f' ({f.column})' if f.column else ''}"
+        + (f" observed {text(f.observed)}" if f.observed is not None else "")
+        for f in gate.failed_expectations
+    ]
+    return f"{gate.suite} on {gate.data}" + (f": {'; '.join(failed)}" if failed else "")
+
+
+def _dates(within: Period, times: list[str]) -> str:
+    """The period as dates: the bounds given, else the first and last entry's day."""
+    first = within.since.date().isoformat() if within.since else min(times, default="")[:10]
+    last_moment = within.until - timedelta(microseconds=1) if within.until else None
+    last = last_moment.date().isoformat() if last_moment else max(times, default="")[:10]
+    if not first and not last:
+        return "no entries"
+    return first if first == last else f"{first} to {last}"
 
 
 def _groups(runs: list[ActivityRun]) -> list[StageGroup]:

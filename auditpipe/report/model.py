@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from auditpipe.errors import ConfigError, Error
+from auditpipe.errors import Error
 from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.predicates import Environment, Material, Validation
@@ -75,6 +76,8 @@ class ArtifactReport:
     trust: str = ""
     """Where keys, identities and the policy were read from (a revision, or the working tree)."""
     template: str = "report.html.j2"
+    summary: Any = None
+    """Page 1 (``auditpipe/report/summary.py`` Summary), filled in by ``with_summary``."""
 
 
 def collect(
@@ -93,13 +96,7 @@ def collect(
     else:
         verifier = policy_verifier(trust, None)
         lineage, decision = walk(ledger, verifier, rel, digest, root=workspace.root), None
-    if lineage.root is None:
-        raise ConfigError(
-            f"{rel} is not on the ledger: no signed run produced a file with sha256 {digest}",
-            path=rel,
-            hint=f"record the stage that makes it (`auditpipe run`); if it was recorded, the "
-            f"file changed after its run (`auditpipe verify {rel}` says more)",
-        )
+    # An unrecorded or changed artifact still gets its (DENY) report: a reviewer needs it most.
     return lineage, decision
 
 
@@ -127,10 +124,12 @@ def artifact_report(
             path=rel,
             sha256=policy.sha256,
             allow=decision.allow,
-            rules=[RuleView(r.rule, r.passed, r.detail) for r in decision.ordered()],
+            rules=[RuleView(r.rule, r.passed, r.detail, r.missing) for r in decision.ordered()],
         )
         findings += [f"{r.rule}: {r.detail}" for r in decision.ordered() if not r.passed]
         verdict, passed = ("ALLOW", True) if decision.allow else ("DENY", False)
+    elif lineage.root is None:  # unrecorded or changed since its run
+        verdict, passed = "DENY", False
     else:
         verdict, passed = ("VERIFIED", True) if lineage.ok else ("NOT VERIFIED", False)
     findings += failures
@@ -214,7 +213,7 @@ def _run(number: int, node: RunNode, lineage: Lineage, entry: Entry | None, root
             number, anchor, node.id, node.stage, role, "unknown", False, node.all_problems(), signer
         )
     runner = f"{run.runner.user}@{run.runner.host}"
-    pipeline = f"{run.pipeline.path} (sha256 {run.pipeline.sha256})" if run.pipeline else ""
+    pipeline = f"{run.pipeline.path} (sha256 {run.pipeline.sha256[:12]})" if run.pipeline else ""
     streams = (("stdout", run.logs.stdout), ("stderr", run.logs.stderr)) if run.logs else ()
     logs = [Row(f"{name} sha256", digest.sha256) for name, digest in streams if digest]
     return RunView(
@@ -247,6 +246,11 @@ def _run(number: int, node: RunNode, lineage: Lineage, entry: Entry | None, root
         gates=[_gate(g) for g in run.validations],
         logs=logs,
         environment=_env(run.environment, []),
+        dirty_files=list(run.code.dirty_files or []),
+        reproductions=[
+            f"{'same products' if same else 'DIFFERENT products'} (entry {entry_id[:12]})"
+            for entry_id, same in node.reproductions
+        ],
     )
 
 
@@ -389,7 +393,7 @@ def _promotions(ledger: Ledger, sha256: str) -> list[PromotionView]:
                 stage=promotion.stage,
                 time=promotion.promoted_at,
                 by=f"{promotion.runner.user}@{promotion.runner.host}",
-                policy=f"{promotion.policy.path} (sha256 {promotion.policy.sha256})",
+                policy=f"{promotion.policy.path} (sha256 {promotion.policy.sha256[:12]})",
                 signer=f"key {entry.bundle.key_hint}" if entry.bundle.key_hint else "",
             )
         )

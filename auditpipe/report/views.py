@@ -96,6 +96,8 @@ class SignerView:
     """``policies/keys/<keyid>.pem`` for a local key, else ""."""
     tlog: str = ""
     """The transparency-log entry of a keyless signature (index, time, log id)."""
+    person: str = ""
+    """The person in ``policies/people.yaml`` this signer belongs to, or ""."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,9 @@ class RunView:
     gates: list[GateView] = field(default_factory=list)
     logs: list[Row] = field(default_factory=list)
     environment: EnvView | None = None
+    dirty_files: list[str] = field(default_factory=list)
+    reproductions: list[str] = field(default_factory=list)
+    """One line per trusted reproduction/v1 entry of this run."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,8 @@ class RuleView:
     rule: str
     passed: bool
     detail: str
+    missing: bool = False
+    """Nothing to check: shown as such, never as a pass."""
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,15 @@
 """Sigstore bundle v0.3 JSON: the container every ledger entry is stored in.
 
-Key-signed bundles follow the layout model_signing writes for key signatures:
-``verificationMaterial.publicKey.hint`` is the keyid (sha256 of the public key's
-DER), ``tlogEntries`` is empty, and ``dsseEnvelope`` carries the payload.
-Parsing uses ``sigstore_models``, so the format is sigstore's own, not ours.
+Key-signed bundles: ``verificationMaterial.publicKey.hint`` is the keyid
+(sha256 of the public key's DER), ``tlogEntries`` is empty, and ``dsseEnvelope``
+carries the payload with one signature whose ``keyid`` is the one
+securesystemslib computes for the key (so its DSSE verifier finds the key
+unaided). This is sigstore's bundle format, parsed with ``sigstore_models``;
+model_signing is not a verifier of ours (it hashes the PEM for its keyid and
+expects its own predicate). Independent verifiers are ``cryptography`` + DSSE
+PAE and securesystemslib (README, "Verify without auditpipe").
+
+Stored bytes are the bundle's RFC 8785 form (``ledger/format.py`` checks it).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from pydantic import ValidationError
 from sigstore_models.bundle.v1 import Bundle
 
 from auditpipe.errors import ManifestError
-from auditpipe.manifest.canonical import IN_TOTO_PAYLOAD_TYPE, entry_id
+from auditpipe.manifest.canonical import IN_TOTO_PAYLOAD_TYPE, canonical_bytes, entry_id
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 
@@ -55,8 +61,11 @@ def parse_bundle(raw: bytes) -> EntryBundle:
     envelope = model.dsse_envelope
     if envelope is None:
         raise ManifestError("bundle has no dsseEnvelope (message signatures are not entries)")
-    if not envelope.signatures:
-        raise ManifestError("bundle's DSSE envelope has no signatures")
+    if len(envelope.signatures) != 1:
+        raise ManifestError(
+            f"bundle's DSSE envelope has {len(envelope.signatures)} signatures; "
+            "a sigstore bundle v0.3 carries exactly one"
+        )
     return EntryBundle(
         raw=raw,
         model=model,
@@ -67,21 +76,28 @@ def parse_bundle(raw: bytes) -> EntryBundle:
 
 
 def key_bundle(
-    payload: bytes, signature: bytes, keyid: str, payload_type: str = IN_TOTO_PAYLOAD_TYPE
+    payload: bytes,
+    signature: bytes,
+    keyid: str,
+    payload_type: str = IN_TOTO_PAYLOAD_TYPE,
+    signature_keyid: str | None = None,
 ) -> bytes:
-    """Emit bundle v0.3 JSON for a DSSE signature made with a local key."""
-    model = Bundle.from_dict(
-        {
-            "mediaType": BUNDLE_MEDIA_TYPE,
-            "verificationMaterial": {"publicKey": {"hint": keyid}, "tlogEntries": []},
-            "dsseEnvelope": {
-                "payload": b64(payload),
-                "payloadType": payload_type,
-                "signatures": [{"sig": b64(signature), "keyid": keyid}],
-            },
-        }
-    )
-    return model.to_json().encode("utf-8")
+    """Emit bundle v0.3 JSON (its RFC 8785 form) for a DSSE signature by a local key.
+
+    ``keyid`` is the hint (sha256 of the key's DER); ``signature_keyid`` the
+    DSSE signature's keyid (default: the same, as bundles before format 1 had).
+    """
+    body = {
+        "mediaType": BUNDLE_MEDIA_TYPE,
+        "verificationMaterial": {"publicKey": {"hint": keyid}, "tlogEntries": []},
+        "dsseEnvelope": {
+            "payload": b64(payload),
+            "payloadType": payload_type,
+            "signatures": [{"sig": b64(signature), "keyid": signature_keyid or keyid}],
+        },
+    }
+    Bundle.from_dict(body)  # sigstore's own model accepts it
+    return canonical_bytes(body)
 
 
 def b64(data: bytes) -> str:

@@ -36,6 +36,19 @@ def keyid_of(public_key: ec.EllipticCurvePublicKey) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
+def securesystemslib_keyid(public_key: ec.EllipticCurvePublicKey) -> str:
+    """The keyid securesystemslib gives this key (``SSlibKey.from_crypto``).
+
+    sha256 of the OLPC canonical JSON of ``{keytype, keyval: {public: PEM},
+    scheme}``; OLPC canonical JSON escapes only ``\\`` and ``"`` (the PEM's
+    newlines stay raw). A DSSE signature carries this keyid so that
+    securesystemslib's ``Envelope.verify`` matches it to the key without help.
+    """
+    pem = public_pem(public_key).decode("ascii")
+    text = '{"keytype":"ecdsa","keyval":{"public":"' + pem + '"},"scheme":"ecdsa-sha2-nistp256"}'
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def public_pem(public_key: ec.EllipticCurvePublicKey) -> bytes:
     return public_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

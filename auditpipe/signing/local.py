@@ -9,8 +9,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from auditpipe.errors import UntrustedSigner, VerificationFailed
 from auditpipe.manifest.canonical import IN_TOTO_PAYLOAD_TYPE, pae
 from auditpipe.signing.bundle import EntryBundle, key_bundle
+from auditpipe.signing.der import low_s
 from auditpipe.signing.interface import Signer, SignerIdentity, Verifier
-from auditpipe.signing.keys import keyid_of
+from auditpipe.signing.keys import keyid_of, securesystemslib_keyid
 from auditpipe.transparency.note import NoteSignature, sign_note
 
 _ECDSA = ec.ECDSA(hashes.SHA256())
@@ -22,15 +23,18 @@ class LocalSigner(Signer):
     def __init__(self, key: ec.EllipticCurvePrivateKey, name: str | None = None) -> None:
         self._key = key
         self._identity = SignerIdentity(kind="key", keyid=keyid_of(key.public_key()), name=name)
+        self._signature_keyid = securesystemslib_keyid(key.public_key())
 
     @property
     def identity(self) -> SignerIdentity:
         return self._identity
 
     def sign(self, payload: bytes, payload_type: str = IN_TOTO_PAYLOAD_TYPE) -> bytes:
-        signature = self._key.sign(pae(payload_type, payload), _ECDSA)
+        signature = low_s(self._key.sign(pae(payload_type, payload), _ECDSA))
         assert self._identity.keyid is not None
-        return key_bundle(payload, signature, self._identity.keyid, payload_type)
+        return key_bundle(
+            payload, signature, self._identity.keyid, payload_type, self._signature_keyid
+        )
 
     def note_signature(self, text: str, name: str) -> NoteSignature:
         """A C2SP signed-note signature line over ``text`` (ledger checkpoints)."""
@@ -45,6 +49,7 @@ class LocalVerifier(Verifier):
     ) -> None:
         self._trusted = trusted
         self._where = where  # names the trust set in "not trusted" messages
+        self._sslib_keyids = {k: securesystemslib_keyid(v) for k, v in trusted.items()}
 
     def verify(self, bundle: EntryBundle) -> SignerIdentity:
         if bundle.payload_type != IN_TOTO_PAYLOAD_TYPE:
@@ -64,9 +69,13 @@ class LocalVerifier(Verifier):
                 f"untrusted signer: key {keyid}, which is not trusted (not in {self._where})",
                 signer=f"key {keyid}",
             )
+        assert keyid is not None
+        # The signature names the key by securesystemslib's keyid (format 1) or
+        # by the hint (earlier entries); ledger/format.py pins which one.
+        accepted = (keyid, self._sslib_keyids[keyid])
         for sig_keyid, signature in bundle.signatures:
-            if sig_keyid not in (None, "", keyid):
-                continue
+            if sig_keyid not in accepted:
+                raise VerificationFailed(f"signature keyid {sig_keyid!r} does not name key {keyid}")
             try:
                 key.verify(signature, message, _ECDSA)
             except InvalidSignature:

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditpipe.errors import ConfigError, SigningError
-from auditpipe.manifest.canonical import IN_TOTO_PAYLOAD_TYPE
+from auditpipe.manifest.canonical import IN_TOTO_PAYLOAD_TYPE, canonical_bytes
+from auditpipe.manifest.statement import load_json
 from auditpipe.signing.bundle import parse_bundle
 from auditpipe.signing.identities import (
     identity_of_certificate,
@@ -118,7 +119,9 @@ class SigstoreSigner(Signer):
             except (ExpiredCertificate, ExpiredIdentity):
                 self._open()
                 bundle = self._sign(statement)
-        raw = bundle.to_json().encode("utf-8")
+        # Stored in its one byte form, RFC 8785 (ledger/format.py); Rekor's
+        # entry binds the signature bytes, so they are kept as sigstore made them.
+        raw = canonical_bytes(load_json(bundle.to_json().encode("utf-8")))
         stored = parse_bundle(raw)
         # sigstore's Statement keeps the bytes it is given; this guards the
         # contract (payload = our canonical bytes) against any future change.

@@ -19,7 +19,7 @@ from dulwich.repo import Repo
 
 from auditpipe.errors import ConfigError, RepositoryError
 from auditpipe.trust.root import (
-    KEYS_DIR,
+    KEY_DIRS,
     POLICIES,
     TRUST_FILES,
     TRUST_REF_ENV,
@@ -49,8 +49,11 @@ def open_trust(
 def working_tree_files(root: Path, policies: Sequence[Path | str] = ()) -> dict[str, bytes]:
     """The trust files as they are on disk (absent ones are left out)."""
     files: dict[str, bytes] = {}
-    keys = root / KEYS_DIR
-    wanted = [p.relative_to(root).as_posix() for p in sorted(keys.glob("*.pem"))]
+    wanted = [
+        p.relative_to(root).as_posix()
+        for directory in KEY_DIRS
+        for p in sorted((root / directory).glob("*.pem"))
+    ]
     wanted += [rel for rel in TRUST_FILES if (root / rel).is_file()]
     for rel in wanted:
         files[rel] = _read(root / rel, rel)
@@ -94,7 +97,17 @@ def revision_files(
             "first, or pass --trust-ref with a revision that has them",
         )
     files: dict[str, bytes] = {}
-    keys = lookup(KEYS_DIR)
+    for directory in KEY_DIRS:
+        _keys_at(repo, lookup(directory), directory, files)
+    for rel in [*TRUST_FILES, *(policy_key(root, p, ref) for p in policies)]:
+        found = lookup(rel)
+        if isinstance(found, Blob):
+            files[rel] = found.as_raw_string()
+    return commit_id, files
+
+
+def _keys_at(repo: Repo, keys: Blob | Tree | None, directory: str, files: dict[str, bytes]) -> None:
+    """The regular ``*.pem`` files of a key directory at a revision, into ``files``."""
     if isinstance(keys, Tree):
         for item in keys.items():
             name = item.path.decode("utf-8", "replace")
@@ -102,12 +115,7 @@ def revision_files(
                 continue  # symlinks and submodules are not keys
             blob = repo[item.sha]
             if isinstance(blob, Blob):
-                files[f"{KEYS_DIR}/{name}"] = blob.as_raw_string()
-    for rel in [*TRUST_FILES, *(policy_key(root, p, ref) for p in policies)]:
-        found = lookup(rel)
-        if isinstance(found, Blob):
-            files[rel] = found.as_raw_string()
-    return commit_id, files
+                files[f"{directory}/{name}"] = blob.as_raw_string()
 
 
 def _read(path: Path, display: str) -> bytes:

@@ -25,6 +25,8 @@ from auditpipe.signing.sigstore import TrustConfigBytes
 TRUST_REF_ENV = "AUDITPIPE_TRUST_REF"
 POLICIES = "policies"
 KEYS_DIR = "policies/keys"
+PEOPLE_KEYS_DIR = "policies/people-keys"  # keys that may sign approvals only
+KEY_DIRS = (KEYS_DIR, PEOPLE_KEYS_DIR)
 IDENTITIES = "policies/identities.yaml"
 PEOPLE = "policies/people.yaml"
 SIGSTORE_TRUST = "policies/sigstore-trust.json"
@@ -56,6 +58,17 @@ class TrustRoot:
     def sigstore_trust(self) -> TrustConfigBytes | None:
         data = self.files.get(SIGSTORE_TRUST)
         return TrustConfigBytes(self.where(SIGSTORE_TRUST), data) if data is not None else None
+
+    def approval_keys(self) -> dict[str, ec.EllipticCurvePublicKey]:
+        """keyid -> key of every PEM under ``policies/keys/`` and ``policies/people-keys/``
+        in this trust source (which of them may sign approvals is people.yaml's say)."""
+        found = dict(self.keys)
+        for rel in sorted(self.files):
+            pure = PurePosixPath(rel)
+            if str(pure.parent) == PEOPLE_KEYS_DIR and pure.suffix == ".pem":
+                key = load_public_pem(self.files[rel], self.where(rel))
+                found[keyid_of(key)] = key
+        return found
 
     @property
     def people(self) -> bytes | None:

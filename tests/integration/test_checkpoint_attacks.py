@@ -47,6 +47,8 @@ def gate_failed_run(project: Project, stage: str) -> str:
         status="gate_failed",
         code=CodeState(dirty=False),
         materials=[Material(name="in/raw.txt", digest=digest)],
+        # The failed gate judged the very bytes in the tree: this run is the current one.
+        products=[Material(name="out/prep.txt", digest=digest)],
         validations=[
             Validation(
                 suite="prep-suite",
@@ -132,7 +134,7 @@ def test_control_fresh_clone_verifies_and_gate_denies_on_the_failed_gate(
     assert "consistent with the checkpoint in auditpipe.lock" in verified.out
     denied = cli("gate", "--policy", "policies/p.yaml")
     assert denied.code == 1
-    assert f"a later run of prep ({shared.failed[:12]}" in denied.out
+    assert f"the current run of stage 'prep' ({shared.failed[:12]}" in denied.out
 
 
 def _attacker(shared: Shared, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, str]:

@@ -110,13 +110,34 @@ def test_edited_dependency_reruns_its_downstream_only(
     assert ran(cli("run")) == ["d"]
 
 
-def test_deleted_output_reruns_only_its_stage(
+def test_deleted_output_is_restored_without_a_rerun(
+    pipeline: Project, cli: Callable[..., Result]
+) -> None:
+    assert cli("run").code == 0
+    before = (pipeline.root / "out/b.txt").read_bytes()
+    (pipeline.root / "out/b.txt").unlink()
+    status = {row["stage"]: row for row in json.loads(cli("status", "--json").out)}
+    assert status["b"]["reasons"] == [
+        "output out/b.txt missing",
+        "cached: `auditpipe run` or `auditpipe checkout` restores it",
+    ]
+    # b's signed products come back from the cache; c (downstream) stays up to date.
+    again = cli("run")
+    assert again.code == 0, again.err
+    assert ran(again) == []
+    assert "b: stage is cached — restored outputs" in again.err
+    assert (pipeline.root / "out/b.txt").read_bytes() == before
+    assert len(ledger_runs(cli)) == 4  # nothing new was signed
+
+
+def test_deleted_output_reruns_only_its_stage_when_the_cache_lost_it(
     pipeline: Project, cli: Callable[..., Result]
 ) -> None:
     assert cli("run").code == 0
     (pipeline.root / "out/b.txt").unlink()
-    status = {row["stage"]: row for row in json.loads(cli("status", "--json").out)}
-    assert status["b"]["reasons"] == ["output out/b.txt missing"]
+    import shutil
+
+    shutil.rmtree(pipeline.root / ".git/auditpipe/cache")
     # b re-creates identical bytes, so c (which depends on them) stays up to date.
     assert ran(cli("run")) == ["b"]
 

@@ -48,12 +48,12 @@ artifacts: ["models/*.bin"]
 require:
   stages: [prep, train, evaluate]
 rules:
-  - gates_passed
+  - gates_passed: {on_missing: allow}
   - trusted_signers
   - not_stale
   - no_dirty_code
   - metric: {stage: evaluate, name: accuracy, min: 0.9}
-  - no_regression: {stage: evaluate, metric: accuracy, tolerance: 0.01}
+  - no_regression: {stage: evaluate, metric: accuracy, tolerance: 0.01, on_missing: allow}
   - cel: {name: evaluated on enough rows, expr: "stages.evaluate.metrics.rows >= 4"}
 """
 
@@ -159,6 +159,7 @@ def test_gate_denies_a_regression_against_base(built: Project, cli: Cli) -> None
     built.commit("ship model v1")
     built.git("branch", "base")
     built.gen({"params.yaml": params(k=3, acc=0.91)})
+    built.commit("params v2")  # committed first: a run on uncommitted params is dirty
     assert cli("run").code == 0
     built.git("add", "-f", "models/model.bin")
     built.commit("model v2")
@@ -175,7 +176,7 @@ def test_gate_writes_markdown_for_pull_requests(built: Project, cli: Cli, tmp_pa
     assert result.code == 0
     text = summary.read_text()
     assert text.startswith("## auditpipe gate: ✅ allow")
-    assert "| ✅ | gates_passed |" in text
+    assert "| ⚪ | gates_passed | no gates on this lineage" in text  # never a pass
 
 
 @pytest.mark.parametrize(
@@ -268,3 +269,64 @@ def test_promote_on_allow_is_signed_and_listed(built: Project, cli: Cli) -> None
     assert kinds[entry] == "promotion"
     assert cli("verify", "--ledger").code == 0
     assert "models/model.bin @ production" in cli("registry").out
+
+
+def gate_with(built: Project, cli: Cli, rules: str, *args: str) -> Result:
+    built.gen({"policies/q.yaml": f"version: 1\nname: q\nrules:\n{rules}"})
+    return cli("gate", "models/model.bin", "--policy", "policies/q.yaml", *args)
+
+
+def test_a_rule_with_nothing_to_check_denies_unless_the_policy_allows(
+    built: Project, cli: Cli
+) -> None:
+    denied = gate_with(built, cli, "  - gates_passed\n  - trusted_signers\n")
+    assert denied.code == 1
+    assert "✗ gates_passed: no gates on this lineage (denied: on_missing is deny)" in denied.out
+    allowed = gate_with(built, cli, "  - gates_passed: {on_missing: allow}\n")
+    assert allowed.code == 0
+    line = next(x for x in allowed.out.splitlines() if "gates_passed" in x)
+    assert line.strip().startswith("○") and "✓" not in line
+    no_base = gate_with(
+        built, cli, "  - no_regression: {stage: evaluate, metric: accuracy}\n", "--json"
+    )
+    assert no_base.code == 1
+    (rule,) = [r for r in json.loads(no_base.out)[0]["rules"] if r["rule"].startswith("no reg")]
+    assert rule["missing"] is True
+    assert rule["detail"].startswith("no baseline (no --base given)")
+    bad = gate_with(built, cli, "  - gates_passed: {on_missing: maybe}\n")
+    assert bad.code == 2
+    assert "q.yaml:4" in bad.err
+
+
+def test_cel_failures_show_the_facts_they_read(built: Project, cli: Cli) -> None:
+    false = gate_with(
+        built, cli, "  - cel: {name: rows, expr: 'stages.evaluate.metrics.rows >= 400'}\n"
+    )
+    assert false.code == 1
+    assert "✗ rows: false: stages.evaluate.metrics.rows = " in false.out
+    error = gate_with(built, cli, "  - cel: {name: typo, expr: 'stages.evalu.metrics.rows > 1'}\n")
+    assert error.code == 1
+    line = next(x for x in error.out.splitlines() if "typo" in x)
+    assert "CEL rule 'typo' could not be evaluated" in line
+    assert "absent: no 'evalu' in stages" in line
+    assert "<class" not in error.out and "KeyError" not in error.out
+
+
+def test_no_regression_finds_its_baseline_through_the_base_lock(built: Project, cli: Cli) -> None:
+    """The model is not committed (gitignored, as DVC users keep it); the base
+    revision's auditpipe.lock names the run whose products were current there."""
+    log = json.loads(cli("log", "--json").out)
+    lock = json.loads((built.root / "auditpipe.lock").read_text())  # written by `run`
+    assert set(lock["stages"].values()) <= {r["id"] for r in log}
+    built.gen({".gitignore": "models/model.bin\n"})
+    built.git("rm", "-q", "--cached", "models/model.bin", check=False)
+    built.commit("lock v1")
+    built.git("branch", "base")
+    built.gen({"params.yaml": params(k=3, acc=0.91)})
+    built.commit("params v2")
+    assert cli("run").code == 0
+    assert "models/model.bin" not in built.git("ls-files")
+    code, rules = gate(cli, "--base", "base")
+    name = "no regression of evaluate.accuracy (tolerance 0.01)"
+    assert code == 1
+    assert "0.95 -> 0.91" in rules[name]["detail"], rules[name]

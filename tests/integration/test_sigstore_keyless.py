@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from auditpipe.ledger.ledger import Ledger
-from auditpipe.manifest.canonical import is_canonical
+from auditpipe.manifest.canonical import canonical_bytes, is_canonical
 from auditpipe.signing.identities import GITHUB_ISSUER
 from auditpipe.workspace import Workspace
 from tests.conftest import Project, Result, git
@@ -135,7 +135,7 @@ def test_tampered_payload_fails(keyless: Project, cli: Cli) -> None:
     forged = payload.replace(b'"lr":0.1', b'"lr":0.2')
     assert forged != payload and is_canonical(forged)
     document["dsseEnvelope"]["payload"] = base64.b64encode(forged).decode()
-    forged_id = _append_raw(keyless, json.dumps(document).encode())
+    forged_id = _append_raw(keyless, canonical_bytes(document))
 
     result = cli("verify", "--ledger")
     assert result.code == 1
@@ -154,7 +154,7 @@ def test_bundle_without_its_own_log_entry_fails(keyless: Project, cli: Cli, how:
     document["dsseEnvelope"]["payload"] = base64.b64encode(
         base64.b64decode(document["dsseEnvelope"]["payload"]).replace(b"evaluate", b"evaluat3")
     ).decode()  # a new id, so the altered bundle is a new entry beside the genuine ones
-    altered = _append_raw(keyless, json.dumps(document).encode())
+    altered = _append_raw(keyless, canonical_bytes(document))
 
     result = cli("verify", "--ledger", "--json")
     assert result.code == 1

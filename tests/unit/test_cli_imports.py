@@ -22,6 +22,8 @@ HEAVY = (
     "sigstore",
     "sigstore_models",
     "rfc8785",
+    "openlineage",
+    "in_toto_attestation",
 )
 
 

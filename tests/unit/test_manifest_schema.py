@@ -118,6 +118,7 @@ def _full_stage_run() -> StageRun:
         finished_at="2026-01-01T00:00:05.000000Z",
         exit_code=1,
         runner=RUNNER,
+        openlineage_run_id="0190a5e2-7b3c-7def-8a01-23456789abcd",
     )
 
 
@@ -186,6 +187,9 @@ def test_predicate_types_and_kinds() -> None:
             id="bad-digest",
         ),
         pytest.param(lambda d: d["subject"].append({"name": ""}), id="bad-subject"),
+        pytest.param(
+            lambda d: d["predicate"].update(openlineageRunId="not-a-uuid"), id="bad-run-id"
+        ),
     ],
 )
 def test_schema_rejects_what_the_models_reject(mutate: Any) -> None:

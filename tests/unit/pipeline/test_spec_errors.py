@@ -39,7 +39,7 @@ CASES: list[tuple[str, str, int, str]] = [
     ("deps-string", S + "    deps: a.py\n", 4, "deps must be a list of strings, not a string"),
     (
         "deps-entry-mapping",
-        S + "    outs:\n      - m: {cache: false}\n",
+        S + "    deps:\n      - m: {cache: false}\n",
         5,
         "must be a string, not a mapping",
     ),

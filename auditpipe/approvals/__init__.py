@@ -1,0 +1,1 @@
+"""Approvals: signed sign-offs by people in roles, and the separation-of-duties count."""

@@ -1,0 +1,1 @@
+"""Lineage leaving the ledger: OpenLineage events (live and backfilled) and SLSA provenance."""
