@@ -22,6 +22,7 @@ from auditpipe.errors import ConfigError
 from auditpipe.faults import describe as describe_fault
 from auditpipe.pipeline.dag import normalize_path
 from auditpipe.pipeline.dvc.context import Context, ResolveProblem, as_config_error
+from auditpipe.pipeline.outs import OPTION_FIELDS, OutOptions
 from auditpipe.pipeline.spec import DEFAULT_PARAMS_FILE, StageSpec
 from auditpipe.pipeline.yamlpos import NodeReader, compose, decode, describe, is_null, line_of
 from auditpipe.suggest import did_you_mean
@@ -259,6 +260,7 @@ class DvcReader(NodeReader):
         parts = cmd if isinstance(cmd, list) else [cmd]
         if not parts or not all(isinstance(p, str) and p.strip() for p in parts):
             raise self.fail(node["cmd"], f"cmd of {what} must be a command or a list of commands")
+        self.stage_options: dict[str, OutOptions] = {}
         deps = self.paths(node.get("deps"), ctx, wdir, "deps")
         outs = self.paths(node.get("outs"), ctx, wdir, "outs")
         metrics = self.paths(node.get("metrics"), ctx, wdir, "metrics")
@@ -292,6 +294,7 @@ class DvcReader(NodeReader):
             param_files=tuple((f, tuple(k)) for f, k in files.items()),
             plots=tuple(plots),
             source=self.rel,
+            out_options=tuple(sorted(self.stage_options.items())),
         )
 
     def paths(self, node: Node | None, ctx: Context, wdir: str, what: str) -> list[str]:
@@ -311,10 +314,28 @@ class DvcReader(NodeReader):
                     if option not in allowed:
                         raise self.unknown(entry, option, f"{what} {path!r}", allowed)
                 value = path
+                if what != "plots" and options:
+                    chosen = self.out_options(path, options, entry)
+                    if not chosen.is_default:
+                        self.stage_options[self.repo_path(wdir, path, entry, what)] = chosen
                 if what == "plots" and options:
                     self.stage_plots.append(self.plot_props(wdir, path, options, entry))
             found.append(self.repo_path(wdir, value, entry, f"{what} entry"))
         return found
+
+    def out_options(self, path: str, options: dict[str, Any], at: Node) -> OutOptions:
+        """DVC's out options as auditpipe's (desc, type, labels, meta: accepted, unused)."""
+        values: dict[str, Any] = {}
+        for name in OPTION_FIELDS:
+            if name not in options:
+                continue
+            value = options[name]
+            if name == "remote" and not (isinstance(value, str) and value):
+                raise self.fail(at, f"remote of {path!r} must be a remote's name")
+            if name != "remote" and not isinstance(value, bool):
+                raise self.fail(at, f"{name} of {path!r} must be true or false, not {value!r}")
+            values[name] = value
+        return OutOptions(**values)
 
     def plot_props(self, wdir: str, path: str, options: dict[str, Any], at: Node) -> dict[str, Any]:
         """A stage's plot file with options, as a plot definition of its own."""

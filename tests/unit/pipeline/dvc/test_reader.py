@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from auditpipe.errors import ConfigError
+from auditpipe.pipeline.outs import OutOptions
 from auditpipe.pipeline.planner import stage_key
 from auditpipe.pipeline.spec import load_pipeline
 
@@ -97,6 +98,7 @@ stages:
         ("all.json", ()),
     )
     assert stage.frozen and not stage.always_changed
+    assert stage.out_options == (("work/m.json", OutOptions(cache=False)),)
     assert stage.source == "sub/dvc.yaml"
 
 
