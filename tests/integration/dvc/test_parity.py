@@ -8,6 +8,7 @@ unreachable, so a small one is generated) and the scenarios of DVC's
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 import pytest
@@ -103,10 +104,12 @@ def _same(twin: Twin, expected: set[str], *, failed: bool = False) -> None:
 
 
 def _lose(rel: str):  # type: ignore[no-untyped-def]
-    """Delete an output and every cached copy (DVC would check a cached one out)."""
+    """Delete an output and every cached copy (either tool would restore a cached one)."""
 
     def change(root: Path) -> None:
         (root / rel).unlink()
+        # the auditpipe twin: its output cache (it would restore the output too)
+        shutil.rmtree(root / ".git" / "auditpipe" / "cache", ignore_errors=True)
         lock = root / "dvc.lock"
         if lock.exists():  # the DVC twin: drop that output's object from DVC's cache
             for stage in yaml.safe_load(lock.read_text())["stages"].values():
