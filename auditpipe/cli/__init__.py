@@ -22,6 +22,7 @@ from auditpipe.cli import (  # noqa: F401  (registers commands)
     ledger_cmds,
     lock_cmds,
     pipeline_cmds,
+    plots_cmds,
     policy_cmds,
     report_cmds,
     reproduce_cmd,

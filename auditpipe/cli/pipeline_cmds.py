@@ -307,7 +307,9 @@ def status(stages: list[str] | None = None, /, *, json: bool = False) -> int:
                 for run_id in assessment.cached
             ):
                 reasons.append("cached: `auditpipe run` or `auditpipe checkout` restores it")
-            stale_ups = sorted(dag.upstream(name) & stale)
+            # A frozen stage never re-runs, so its upstream cannot make it stale.
+            frozen = spec.stages[name].frozen and assessment.up_to_date
+            stale_ups = [] if frozen else sorted(dag.upstream(name) & stale)
             if stale_ups:
                 reasons.append(f"upstream {', '.join(stale_ups)} will re-run")
             up_to_date = assessment.up_to_date and not stale_ups
@@ -323,7 +325,8 @@ def status(stages: list[str] | None = None, /, *, json: bool = False) -> int:
         out.print("no stages yet: auditpipe.yaml has a commented example to start from")
     for row in rows:
         if row["upToDate"]:
-            out.print(f"{escape(row['stage'])}: up to date (run {row['run'][:12]})")
+            seen = f"run {row['run'][:12]}" if row["run"] else "; ".join(row["reasons"])
+            out.print(f"{escape(row['stage'])}: up to date ({seen})")
         else:
             out.print(f"{escape(row['stage'])}: stale")
             for reason in row["reasons"]:

@@ -197,7 +197,16 @@ def init(*, passphrase_env: str | None = None) -> int:
         policy.write_text(starter.read_text(encoding="utf-8"), encoding="utf-8")
         done.append("wrote policies/default.yaml")
     pipeline = workspace.root / "auditpipe.yaml"
-    if not pipeline.exists():
+    from auditpipe.pipeline.dvc.project import find_dvc_files
+
+    dvc_files = [] if pipeline.exists() else find_dvc_files(workspace.root)
+    if dvc_files:
+        # A DVC project keeps its one pipeline definition; auditpipe reads it as is.
+        done.append(
+            f"found {', '.join(dvc_files)}: the existing DVC pipeline will be used "
+            "(no auditpipe.yaml written)"
+        )
+    elif not pipeline.exists():
         pipeline.write_text(STARTER_PIPELINE)
         done.append("wrote auditpipe.yaml")
     for line in done or ["already initialized; nothing to do"]:

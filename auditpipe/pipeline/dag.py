@@ -71,6 +71,7 @@ class Dag:
 
     def __init__(self, spec: PipelineSpec) -> None:
         self._where = display_path(spec.path)
+        self._root = spec.root
         self._stages: dict[str, StageSpec] = dict(spec.stages)
         self._index = {name: i for i, name in enumerate(self._stages)}
         self._writer: dict[str, str] = {}  # output path -> the stage writing it
@@ -84,7 +85,10 @@ class Dag:
     # -- construction -----------------------------------------------------------
 
     def _fail(self, stage: str, message: str, hint: str | None = None) -> ConfigError:
-        return ConfigError(message, path=self._where, line=self._stages[stage].line, hint=hint)
+        spec = self._stages[stage]
+        # A dvc.yaml stage names its own file (a project may have several).
+        where = display_path(self._root / spec.source) if spec.source else self._where
+        return ConfigError(message, path=where, line=spec.line, hint=hint)
 
     def _check_outputs(self) -> None:
         for name, stage in self._stages.items():

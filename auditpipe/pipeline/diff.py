@@ -73,8 +73,9 @@ def runs_at_revision(
         run = entry.signed.stage_run()
         if run is None or run.status != "succeeded" or run.code.commit not in history:
             continue
+        # Values from other params files (a dvc.yaml's ``file:key``) are not compared.
         matches = params is None or all(
-            params.get(k, _ABSENT) == v for k, v in flatten(run.params).items()
+            params.get(k, _ABSENT) == v for k, v in flatten(run.params).items() if ":" not in k
         )
         found.setdefault(run.stage, []).append((run.finished_at, entry, matches))
     if not found:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from auditpipe.fingerprint import Fingerprint, StatCache, fingerprint_many
@@ -20,6 +21,7 @@ from auditpipe.ledger.ledger import Ledger
 from auditpipe.manifest.canonical import canonical_bytes
 from auditpipe.manifest.predicates import StageRun
 from auditpipe.pipeline.diff import flatten
+from auditpipe.pipeline.paramfile import read_params_file
 from auditpipe.pipeline.params import missing_params
 from auditpipe.pipeline.spec import PipelineSpec, StageSpec, select_params
 from auditpipe.storage import is_url
@@ -59,6 +61,7 @@ class Planner:
         self.ledger = ledger
         self.params_doc = params_doc
         self.cache = cache
+        self._files: dict[str, dict[str, Any]] = {}  # other params files, read once
 
     def fingerprints(
         self, paths: Sequence[str], *, content: bool = False
@@ -80,7 +83,31 @@ class Planner:
         return result
 
     def params_for(self, stage: StageSpec) -> dict[str, Any]:
-        return select_params(self.params_doc, stage.params, params_path=self.spec.params_file)
+        """The values ``stage`` reads: keys of the pipeline's params file as they
+        are, keys of other files (a dvc.yaml's ``{file: [keys]}``) as ``file:key``
+        and a whole other file as ``file``."""
+        found = select_params(
+            self.params_doc, stage.params, params_path=self.spec.params_file, stage=stage.name
+        )
+        for file, keys in stage.param_files:
+            doc = self._params_file(stage, file)
+            if not keys:
+                found[file] = doc
+                continue
+            picked = select_params(doc, keys, params_path=file, stage=stage.name)
+            found.update({f"{file}:{key}": value for key, value in picked.items()})
+        return found
+
+    def _params_file(self, stage: StageSpec, file: str) -> dict[str, Any]:
+        if file not in self._files:
+            if file == self.spec.params_file:
+                self._files[file] = dict(self.params_doc)
+            else:
+                self._files[file] = read_params_file(
+                    self.spec.root / file,
+                    missing_hint=f"create {file}, or remove it from the params of {stage.name!r}",
+                )
+        return self._files[file]
 
     def suites_for(self, stage: StageSpec) -> dict[str, str]:
         suites = sorted({suite for _data, suite in stage.validate})
@@ -95,6 +122,14 @@ class Planner:
 
     def assess(self, stage: StageSpec, *, force: bool = False) -> Assessment:
         """Is ``stage`` up to date right now? If not, why not."""
+        if stage.frozen and not force:
+            # DVC's frozen: never re-run, whatever changed; but its outputs must exist.
+            outputs = self.fingerprints(stage.all_outputs)
+            lost = [p for p in stage.all_outputs if p not in outputs]
+            if lost:
+                why = f"frozen, but output {lost[0]} is missing: restore it or unfreeze the stage"
+                return Assessment(stage.name, None, False, reasons=(why,))
+            return Assessment(stage.name, None, True, reasons=("frozen",))
         deps = self.fingerprints(stage.deps, content=stage.content)
         missing = [d for d in stage.deps if d not in deps]
         deleted = missing_params(self.params_doc, stage.params)
@@ -108,7 +143,7 @@ class Planner:
                 None,
                 False,
                 reasons=(
-                    *(f"dependency {d} is missing" for d in missing),
+                    *(_missing(self.spec.root, d) for d in missing),
                     *(
                         f"deleted: {k} (from {file}; add it back, or remove it from "
                         f"the stage's params)"
@@ -140,6 +175,8 @@ class Planner:
 
         if force:
             return verdict(False, None, ["forced"])
+        if stage.always_changed:
+            return verdict(False, None, ["always changed"])
         candidates = self._runs(self.ledger.ids_for_stage_key(key), stage.name)
         for entry, _run in candidates:
             if _outputs_match(entry, stage, outputs):
@@ -310,6 +347,16 @@ def _definition_reasons(stage: StageSpec, run: StageRun) -> list[str]:
     if not reasons:
         reasons.append("stage definition changed: wdir, env or content (not recorded in runs)")
     return reasons
+
+
+def _missing(root: Path, dep: str) -> str:
+    """Why a dependency is missing, and what to do when DVC tracks it."""
+    parts = dep.split("/")
+    for i in range(len(parts), 0, -1):
+        tracker = "/".join(parts[:i]) + ".dvc"
+        if (root / tracker).is_file():
+            return f"dependency {dep} is missing (tracked by {tracker}: run `dvc pull`)"
+    return f"dependency {dep} is missing"
 
 
 def _show(value: Any) -> str:

@@ -192,7 +192,9 @@ class PipelineRecorder:
             deps=assessment.deps,
             outputs=outputs,
             params=dict(assessment.params),
-            metrics=read_metrics(self.spec.root, stage.metrics) if succeeded else {},
+            metrics=read_metrics(self.spec.root, stage.metrics + stage.reads_metrics)
+            if succeeded
+            else {},
             env=env,
             started_at=execution.started_at,
             finished_at=execution.finished_at,

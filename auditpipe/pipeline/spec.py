@@ -14,13 +14,16 @@ each problem is a :class:`ConfigError` naming the file and line. Choices made:
   when items are lists or mappings); ``foreach: {k: v}`` to ``name@k`` with
   ``${key}`` and ``${item}``; ``matrix: {x: [1, 2], y: [a]}`` to ``name@1-a``,
   ``name@2-a`` with ``${item.x}``. Templates go under ``do:``.
-- ``${...}`` is interpolated in every string field but ``env``; the only variables
-  are ``item`` (``${item.field}``, ``${item.0}``) and ``key``, inside expansions.
-  There is no ``${params.x}``: param values are recorded, not spliced into commands.
+- ``${...}`` is interpolated in every string field but ``env``: ``item``
+  (``${item.field}``, ``${item.0}``) and ``key`` inside expansions, then params.
   ``\\${X}`` (or ``$X``) leaves a literal ``${X}`` for the shell.
 - ``null`` for an optional field means the field is absent.
 - ``outs`` and ``metrics`` entries are a path or ``{path: {persist, cache,
   remote, push}}`` as in DVC (see ``auditpipe.pipeline.outs``).
+- As in dvc.yaml: ``${name}`` also reads the params file and ``vars:`` (files,
+  root-relative, or mappings); ``foreach: ${list}`` and matrix axes may name
+  params; ``matrix:`` may sit beside the stage's fields (no ``do:``);
+  ``frozen`` and ``always_changed`` mean what they mean in DVC.
 - The parsed values (``StageSpec``, ``PipelineSpec``) live in ``auditpipe.pipeline.stage``.
 """
 
@@ -35,15 +38,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from yaml.nodes import Node, SequenceNode
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 from auditpipe.errors import ConfigError
 from auditpipe.faults import describe as describe_fault
 from auditpipe.pipeline.artifacts import ModelCard, parse_cards
 from auditpipe.pipeline.dag import build_dag, is_within, normalize_path
+from auditpipe.pipeline.dvc.context import ResolveProblem
 from auditpipe.pipeline.outs import OutOptions, parse_outs
 from auditpipe.pipeline.resources import parse_resources, parse_retries
 from auditpipe.pipeline.spec_env import SecretFieldsReader
+from auditpipe.pipeline.spec_vars import VariablesReader
 from auditpipe.pipeline.stage import PipelineSpec, StageSpec
 from auditpipe.pipeline.yamlpos import (
     compose,
@@ -56,11 +61,11 @@ from auditpipe.pipeline.yamlpos import (
 
 PIPELINE_FILE = "auditpipe.yaml"
 DEFAULT_PARAMS_FILE = "params.yaml"
-TOP_FIELDS = ("params", "signer", "stages", "secrets", "artifacts", "executor")
+TOP_FIELDS = ("params", "signer", "vars", "stages", "secrets", "artifacts", "executor")
 EXECUTORS = ("local", "ray")
 STAGE_FIELDS = (
     *("cmd", "deps", "outs", "metrics", "params", "validate", "wdir", "env", "content", "desc"),
-    *("resources", "retries"),
+    *("frozen", "always_changed", "resources", "retries"),
 )
 TEMPLATE_FIELDS = ("foreach", "matrix", "do")
 SIGNERS = ("local", "sigstore", "auto")
@@ -70,6 +75,7 @@ PARAM_KEY = re.compile(r"[^.\s]+(\.[^.\s]+)*")
 VARIABLE = re.compile(r"(\\?)\$\{([^{}]*)\}")
 Scalar = str | int | float | bool | datetime.date
 Scope = dict[str, Any] | None  # the variables of one expansion; None outside templates
+NO_VARIABLES: dict[str, Any] = {}  # the scope of fields where ${...} is never interpolated
 
 
 def _render(value: Scalar) -> str:
@@ -87,7 +93,7 @@ def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-class _Parser(SecretFieldsReader):
+class _Parser(VariablesReader, SecretFieldsReader):
     """Reads ``auditpipe.yaml`` nodes into stages, expanding templates."""
 
     cards: dict[str, ModelCard]
@@ -137,6 +143,15 @@ class _Parser(SecretFieldsReader):
 
     def lookup(self, name: str, node: Node, scope: Scope) -> Scalar:
         head, *rest = name.split(".")
+        if (scope is None or head not in scope) and scope is not NO_VARIABLES:
+            try:  # params and vars, as in dvc.yaml
+                found = self.context.select(name)
+            except ResolveProblem:
+                found = None
+            if isinstance(found, Scalar):
+                return found
+            if found is not None:
+                raise self.fail(node, f"${{{name}}} is {describe(found)}, not a string or number")
         if scope is None or head not in scope:
             known = ", ".join("${" + v + "}" for v in scope or ())
             why = f"available here: {known}" if known else "no foreach/matrix variables here"
@@ -173,7 +188,8 @@ class _Parser(SecretFieldsReader):
         top = self.fields(root, TOP_FIELDS, "the top level")
         params_file = DEFAULT_PARAMS_FILE
         if "params" in top:
-            params_file = self.path(top["params"][1], "params file", None)
+            params_file = self.path(top["params"][1], "params file", NO_VARIABLES)
+        self.load_context(params_file, top.get("vars"))
         signer = None
         if "signer" in top:
             signer = self.string(top["signer"][1], "signer")
@@ -211,6 +227,10 @@ class _Parser(SecretFieldsReader):
         if not keys & set(TEMPLATE_FIELDS):
             return [self.stage(name, key, body, None)]
         fields = self.fields(body, (*TEMPLATE_FIELDS, *STAGE_FIELDS), f"stage {name!r}")
+        if "matrix" in fields and "do" not in fields and "foreach" not in fields:
+            # DVC's form: the stage's fields beside ``matrix:``, no ``do:``.
+            expansions = self.expansions(name, "matrix", fields["matrix"][1])
+            return [self.stage(f"{name}@{suffix}", key, body, s) for suffix, s in expansions]
         for field, (field_key, _) in fields.items():
             if field in STAGE_FIELDS:
                 raise self.fail(field_key, f"{field!r} of stage {name!r} belongs under 'do:'")
@@ -225,7 +245,9 @@ class _Parser(SecretFieldsReader):
         return [self.stage(f"{name}@{suffix}", key, fields["do"][1], s) for suffix, s in expansions]
 
     def expansions(self, name: str, loop: str, node: Node) -> list[tuple[str, dict[str, Any]]]:
-        value = self.value(node)
+        value = self.typed(node)
+        if loop == "matrix" and isinstance(node, MappingNode):
+            value = {k: self.typed(v) for k, _, v in self.items(node, "matrix")}
         if loop == "matrix" and not isinstance(value, dict):
             raise self.fail(node, f"matrix must be a mapping of lists, not {describe(value)}")
         if not isinstance(value, list | dict):
@@ -263,8 +285,8 @@ class _Parser(SecretFieldsReader):
 
     def stage(self, name: str, key: Node, body: Node, scope: Scope) -> StageSpec:
         what = f"stage {name!r}"
-        fields = self.fields(body, STAGE_FIELDS, what)
-        node = {field: value for field, (_, value) in fields.items()}
+        fields = self.fields(body, (*STAGE_FIELDS, "matrix"), what)
+        node = {field: value for field, (_, value) in fields.items() if field != "matrix"}
         if "cmd" not in node:
             raise self.fail(key, f"{what} has no 'cmd'", hint="add `cmd: <command to run>`")
         if isinstance(node["cmd"], SequenceNode):
@@ -303,6 +325,8 @@ class _Parser(SecretFieldsReader):
             content=content,
             line=line_of(key),
             desc=self.text(node["desc"], "desc", scope) if "desc" in node else None,
+            frozen=self.flag(node.get("frozen"), "frozen"),
+            always_changed=self.flag(node.get("always_changed"), "always_changed"),
             out_options=tuple(sorted(options.items())),
             resources=MappingProxyType(self.checked_value(node, "resources", parse_resources, {})),
             retries=self.checked_value(node, "retries", parse_retries, 0),
@@ -316,6 +340,14 @@ class _Parser(SecretFieldsReader):
             return parse(self.value(node[field]))
         except ValueError as exc:
             raise self.fail(node[field], str(exc)) from exc
+
+    def flag(self, node: Node | None, what: str) -> bool:
+        if node is None:
+            return False
+        value = self.value(node)
+        if not isinstance(value, bool):
+            raise self.fail(node, f"{what} must be true or false, not {value!r}")
+        return value
 
     def validations(
         self, node: Node | None, what: str, paths: list[str], scope: Scope
@@ -346,6 +378,18 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
     graph-level problems :func:`auditpipe.pipeline.dag.build_dag` finds.
     """
     root = root.resolve()
+    from auditpipe.pipeline.dvc.project import DVC_FILE, is_dvc_project, load_dvc_pipeline
+
+    if path is None and is_dvc_project(root):
+        # A DVC project: dvc.yaml defines the stages; auditpipe.yaml only overlays.
+        spec = load_dvc_pipeline(root)
+        if (root / PIPELINE_FILE).exists():
+            from auditpipe.pipeline.dvc.overlay import apply_overlay
+
+            spec = apply_overlay(spec, root / PIPELINE_FILE)
+        return spec
+    if path is not None and path.name == DVC_FILE:
+        return load_dvc_pipeline(root)
     file = root / PIPELINE_FILE if path is None else path.absolute()
     file = file.parent.resolve() / file.name
     where = display_path(file)
@@ -364,7 +408,7 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
     except OSError as exc:
         what, hint = describe_fault(exc)
         raise ConfigError(f"cannot read the pipeline file: {what}", path=where, hint=hint) from exc
-    parser = _Parser(where)
+    parser = _Parser(where, root)
     params_file, signer, stages, allow, executor = parser.parse(decode(data, where=where))
     spec = PipelineSpec(
         path=file,

@@ -4,7 +4,8 @@ judge when they are given no paths.
 The pipeline says what its artifacts are — its ``artifacts:`` model cards, else
 the outputs of its final stages — and the policy's ``artifacts`` globs say which
 of those it governs. A file that merely matches a glob (a model made by hand
-next to the pipeline's) is judged only when named. Without a pipeline file, or
+next to the pipeline's) is judged only when named. A dvc.yaml counts as the
+pipeline file. Without a pipeline file, or
 with one that declares no stages (runs recorded with ``auditpipe record``), the
 globs are matched in the working tree.
 """
@@ -21,7 +22,9 @@ from auditpipe.pipeline.spec import PIPELINE_FILE, PipelineSpec, load_pipeline
 
 def default_artifacts(root: Path, globs: list[str]) -> list[str]:
     """Repo-relative paths to judge when none are named (may be empty)."""
-    if not (root / PIPELINE_FILE).exists():
+    from auditpipe.pipeline.dvc.project import is_dvc_project
+
+    if not (root / PIPELINE_FILE).exists() and not is_dvc_project(root):
         return governed(root, globs)
     spec = load_pipeline(root)
     if not spec.stages:

@@ -19,7 +19,12 @@ CASES: list[tuple[str, str, int, str]] = [
     ("two-documents", "stages: {}\n---\nstages: {}\n", 2, "invalid YAML"),
     ("top-is-list", "- stages\n", 1, "the top level must be a mapping, not a list"),
     ("top-is-scalar", "hello\n", 1, "the top level must be a mapping, not a string"),
-    ("unknown-top-key", "stages: {}\nvars: [x]\n", 2, "unknown key 'vars' in the top level"),
+    (
+        "unknown-top-key",
+        "stages: {}\nvariables: [x]\n",
+        2,
+        "unknown key 'variables' in the top level",
+    ),
     ("unknown-stage-key", S + "    dep: [a]\n", 4, "unknown key 'dep' in stage 's'"),
     (
         "duplicate-stage",

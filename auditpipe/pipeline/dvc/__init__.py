@@ -1,0 +1,1 @@
+"""dvc.yaml read natively: discovery, vars, ``${}`` interpolation, foreach/matrix, DVC naming."""
