@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from auditpipe.errors import ConfigError
+from auditpipe.pipeline.artifacts import ModelCard
 from auditpipe.pipeline.dag import build_dag, is_within
 from auditpipe.pipeline.dvc.reader import read_dvc_file
 from auditpipe.pipeline.spec import DEFAULT_PARAMS_FILE, PipelineSpec, StageSpec
@@ -58,6 +59,7 @@ def load_dvc_pipeline(root: Path) -> PipelineSpec:
     stages: dict[str, StageSpec] = {}
     metrics: list[str] = []
     plots: list[dict[str, object]] = []
+    cards: dict[str, ModelCard] = {}
     digests = []
     for rel in rels:
         where = display_path(root / rel)
@@ -71,6 +73,7 @@ def load_dvc_pipeline(root: Path) -> PipelineSpec:
             stages[stage.name] = stage
         metrics += read.metrics
         plots += read.plots
+        cards.update(read.cards)
     stages = _attach_metrics(stages, metrics)
     if len(digests) == 1:
         sha256 = digests[0][1]
@@ -86,6 +89,7 @@ def load_dvc_pipeline(root: Path) -> PipelineSpec:
         files=tuple(rels),
         metrics=tuple(dict.fromkeys(metrics)),
         plots=tuple(MappingProxyType(p) for p in plots),
+        artifacts=MappingProxyType(cards),
     )
     build_dag(spec)
     return spec

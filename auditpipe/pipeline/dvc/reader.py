@@ -20,6 +20,7 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from auditpipe.errors import ConfigError
 from auditpipe.faults import describe as describe_fault
+from auditpipe.pipeline.artifacts import ModelCard, parse_cards
 from auditpipe.pipeline.dag import normalize_path
 from auditpipe.pipeline.dvc.context import Context, ResolveProblem, as_config_error
 from auditpipe.pipeline.outs import OPTION_FIELDS, OutOptions
@@ -45,6 +46,8 @@ class DvcFile:
     stages: list[StageSpec] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
     plots: list[dict[str, Any]] = field(default_factory=list)
+    cards: dict[str, ModelCard] = field(default_factory=dict)
+    """Top-level ``artifacts:`` (DVC's, the model cards), paths repo-relative."""
     data: bytes = b""
 
 
@@ -137,6 +140,12 @@ class DvcReader(NodeReader):
                 self.sequence(node, "plots"), self.strings(node, ctx, "plots"), strict=True
             ):
                 result.plots.append(self.top_plot(entry, value))
+        if "artifacts" in top:
+            result.cards = parse_cards(
+                self,
+                top["artifacts"][1],
+                lambda n, w: self.repo_path(self.base, self.string(n, w), n, w),
+            )
         covered = {f for plot in result.plots for f in plot["files"]}
         result.plots += [p for p in self.stage_plots if p["id"] not in covered]
         return result

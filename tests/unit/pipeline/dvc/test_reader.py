@@ -281,3 +281,35 @@ def test_a_stage_without_deps_or_outputs_always_runs_as_in_dvc(tmp_path: Path) -
     spec = load_pipeline(tmp_path)
     assert spec.stages["ping"].always_changed
     assert not spec.stages["out"].always_changed
+
+
+def test_dvc_artifacts_are_the_model_cards(tmp_path: Path) -> None:
+    """DVC's top-level ``artifacts:`` (paths relative to that dvc.yaml) become the
+    pipeline's model cards, as ``artifacts:`` does in auditpipe.yaml."""
+    _gen(
+        tmp_path,
+        {
+            "sub/dvc.yaml": """\
+stages:
+  train:
+    cmd: python train.py
+    outs: [model.pkl]
+artifacts:
+  churn:
+    path: model.pkl
+    type: model
+    meta: {owner: risk-team, risk_tier: high}
+""",
+        },
+    )
+    spec = load_pipeline(tmp_path)
+    card = spec.artifacts["churn"]
+    assert card.path == "sub/model.pkl"
+    assert "sub/model.pkl" in spec.stages["sub/dvc.yaml:train"].outs
+
+
+def test_dvc_artifacts_bad_path_names_the_file(tmp_path: Path) -> None:
+    _gen(tmp_path, {"dvc.yaml": "stages: {}\nartifacts:\n  m:\n    path: ../../etc/x\n"})
+    with pytest.raises(ConfigError) as err:
+        load_pipeline(tmp_path)
+    assert "dvc.yaml" in str(err.value.path)
