@@ -7,20 +7,13 @@ branch and tag); knows nothing about how objects are stored.
 from __future__ import annotations
 
 import contextlib
-import re
 from collections import defaultdict
-from collections.abc import Iterator
-from typing import Any
-
-import yaml
 
 from auditpipe.cache.outputs import Product
 from auditpipe.errors import Error
 from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.ledger import Ledger
-
-LOCK_FILE = "auditpipe.lock"
-_ENTRY_ID = re.compile(r"[0-9a-f]{64}")
+from auditpipe.lock.files import LOCK_FILE, stages_in
 
 
 def products_of(entry: Entry, outputs: tuple[str, ...] | None = None) -> list[Product]:
@@ -35,20 +28,6 @@ def products_of(entry: Entry, outputs: tuple[str, ...] | None = None) -> list[Pr
         for m in run.products
         if signed.get(m.name) == m.digest.sha256 and (outputs is None or m.name in outputs)
     ]
-
-
-def entry_ids_in(value: Any) -> Iterator[str]:
-    """Every entry-id-shaped string in a parsed lock, wherever it sits: the
-    lock's exact shape belongs to another module, so read it defensively."""
-    if isinstance(value, str):
-        if _ENTRY_ID.fullmatch(value):
-            yield value
-    elif isinstance(value, dict):
-        for inner in value.values():
-            yield from entry_ids_in(inner)
-    elif isinstance(value, list):
-        for inner in value:
-            yield from entry_ids_in(inner)
 
 
 def locked_run_ids(ledger: Ledger) -> set[str]:
@@ -83,10 +62,7 @@ def locked_run_ids(ledger: Ledger) -> set[str]:
     finally:
         repo.close()
     for text in texts:
-        try:
-            found.update(entry_ids_in(yaml.safe_load(text)))
-        except yaml.YAMLError:
-            continue
+        found.update(stages_in(text, LOCK_FILE).values())
     return found
 
 

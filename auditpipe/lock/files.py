@@ -25,6 +25,16 @@ def read_lock(workspace: Workspace) -> Lock | None:
     return parse_lock(data, LOCK_FILE)
 
 
+def stages_in(data: bytes, where: str) -> dict[str, str]:
+    """``{stage: entry id}`` of a lock's bytes, ``{}`` when they are not a valid
+    lock: readers of other revisions' locks (diff, gc, baselines) then fall back
+    to the ledger instead of failing on an old or broken file."""
+    try:
+        return dict(parse_lock(data, where).stages)
+    except ConfigError:
+        return {}
+
+
 def write_lock(workspace: Workspace, lock: Lock) -> Path:
     """Write the lock atomically; unchanged bytes leave the file untouched."""
     path = workspace.root / LOCK_FILE

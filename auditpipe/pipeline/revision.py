@@ -18,12 +18,11 @@ from typing import Any
 from auditpipe.errors import ConfigError, EntryNotFound
 from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.ledger import Ledger
+from auditpipe.lock.files import LOCK_FILE, stages_in
 from auditpipe.pipeline.diff import flatten
 from auditpipe.pipeline.spec import DEFAULT_PARAMS_FILE, PIPELINE_FILE
 from auditpipe.pipeline.yamlpos import load_data
 from auditpipe.workspace import Workspace
-
-LOCK_FILE = "auditpipe.lock"
 
 
 @dataclass(frozen=True)
@@ -72,25 +71,6 @@ def params_at(workspace: Workspace, commit: str) -> dict[str, Any] | None:
     return flatten(values) if isinstance(values, dict) else None
 
 
-def lock_runs(data: bytes) -> dict[str, str]:
-    """``{stage: entry id}`` from an ``auditpipe.lock``, read defensively.
-
-    The lock (JSON or YAML) keeps, per stage, the run whose outputs are in the
-    tree: ``stages: {name: {entry: ID}}`` (``id``/``run`` accepted too) or
-    ``stages: {name: ID}``. Anything else yields no runs, never an error: the
-    ledger then answers instead.
-    """
-    doc = _quiet_load(data, LOCK_FILE)
-    stages = doc.get("stages") if isinstance(doc, dict) else None
-    found: dict[str, str] = {}
-    for name, value in (stages or {}).items() if isinstance(stages, dict) else ():
-        if isinstance(value, dict):
-            value = next((value[k] for k in ("entry", "id", "run") if k in value), None)
-        if isinstance(value, str) and value:
-            found[str(name)] = value
-    return found
-
-
 def resolve_runs(ledger: Ledger, commit: str) -> Resolution:
     """The runs ``commit`` resolves to (see the module docstring)."""
     workspace = ledger.workspace
@@ -98,7 +78,7 @@ def resolve_runs(ledger: Ledger, commit: str) -> Resolution:
     lock = file_at(workspace, commit, LOCK_FILE)
     if lock is not None:
         runs = {}
-        for stage, entry_id in lock_runs(lock).items():
+        for stage, entry_id in stages_in(lock, f"{commit[:12]}:{LOCK_FILE}").items():
             try:
                 runs[stage] = ledger.get(ledger.resolve(entry_id))
             except EntryNotFound:

@@ -129,27 +129,16 @@ def locked_digest_at(ledger: Ledger, ref: str, rel: str) -> str | None:
     """The artifact's digest as the run named by ``auditpipe.lock`` at ``ref`` signed
     it: the baseline when artifacts are not committed (gitignored, in a cache).
 
-    The lock's shape belongs to the lock module; entry ids are read from it
-    defensively and each is checked on the ledger to be a successful run that
-    signed ``rel``.
+    Each entry id it names is checked on the ledger to be a successful run
+    that signed ``rel``.
     """
-    import yaml
-
-    from auditpipe.cache.runs import LOCK_FILE, entry_ids_in
     from auditpipe.errors import Error
-    from auditpipe.reproduce.checkout import read_at
+    from auditpipe.lock.files import LOCK_FILE, lock_at_revision, stages_in
 
-    repo = ledger.workspace.open()
-    try:
-        text = read_at(repo, resolve_revision(repo, ref), LOCK_FILE)
-    finally:
-        repo.close()
-    if text is None:
+    data = lock_at_revision(ledger.workspace, ref)
+    if data is None:
         return None
-    try:
-        ids = set(entry_ids_in(yaml.safe_load(text)))
-    except yaml.YAMLError:
-        return None
+    ids = set(stages_in(data, f"{ref}:{LOCK_FILE}").values())
     for entry_id in sorted(ids):
         try:
             entry = ledger.get(entry_id)

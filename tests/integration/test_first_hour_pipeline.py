@@ -132,12 +132,12 @@ def test_diff_shows_a_params_change_nobody_ran_yet(project: Project, cli: Cli) -
 def test_diff_resolves_runs_through_each_revisions_lock(project: Project, cli: Cli) -> None:
     setup(project, cli)
     ids = {s: json.loads(cli("log", "--stage", s, "--json").out)[0]["id"] for s in ("train",)}
-    project.gen({"auditpipe.lock": json.dumps({"stages": {"train": {"entry": ids["train"]}}})})
+    project.gen({"auditpipe.lock": json.dumps({"version": 1, "stages": {"train": ids["train"]}})})
     project.commit("lock")
     project.gen({"params.yaml": "prepare: {seed: 1}\ntrain: {n: 20}\n"})
     assert cli("run").code == 0
     newer = json.loads(cli("log", "--stage", "train", "--json").out)[0]["id"]
-    project.gen({"auditpipe.lock": f"stages:\n  train:\n    entry: {newer}\n"})
+    project.gen({"auditpipe.lock": json.dumps({"version": 1, "stages": {"train": newer}})})
     project.commit("lock again")
     result = cli("diff", "HEAD~1", "HEAD")
     assert result.code == 0, result.err

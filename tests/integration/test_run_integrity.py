@@ -202,7 +202,7 @@ def test_gc_is_a_dry_run_and_keeps_locked_and_newest_runs(
     assert old.exists()
     # A lock on a branch naming the first run keeps its products.
     append.git("checkout", "-q", "-b", "release")
-    append.gen({"auditpipe.lock": f"stages:\n  log:\n    entry: {first}\n"})
+    append.gen({"auditpipe.lock": json.dumps({"version": 1, "stages": {"log": first}})})
     append.commit("lock")
     append.git("checkout", "-q", "main")
     assert cli("gc", "--keep", "1", "--apply").code == 0
