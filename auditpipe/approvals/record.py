@@ -29,6 +29,7 @@ from auditpipe.signing.identities import claimed_signer
 from auditpipe.signing.interface import Signer
 from auditpipe.trust.read import open_trust
 from auditpipe.trust.root import TrustRoot
+from auditpipe.workspace import Workspace
 
 
 @dataclass(frozen=True)
@@ -38,18 +39,29 @@ class Recorded:
     person: Person | None
 
 
+@dataclass(frozen=True)
+class SignOff:
+    """How a person signs an approval or a revocation, and what they say with it."""
+
+    key: str | None = None
+    passphrase_env: str | None = None
+    comment: str | None = None
+    ticket: str | None = None
+    signer: str | None = None
+    identity_token: str | None = None
+
+    def signer_in(self, workspace: Workspace) -> Signer:
+        return signer_for(
+            workspace, self.key, self.passphrase_env, self.signer, self.identity_token
+        )
+
+
 def approve(
     ledger: Ledger,
     artifact: str,
     role: str,
     policy_path: Path,
-    *,
-    key: str | None = None,
-    passphrase_env: str | None = None,
-    comment: str | None = None,
-    ticket: str | None = None,
-    signer: str | None = None,
-    identity_token: str | None = None,
+    how: SignOff,
     trust: TrustRoot | None = None,
 ) -> Recorded:
     """Sign an ``approval/v1`` for the artifact as it is in the working tree; people,
@@ -66,7 +78,7 @@ def approve(
             problems=list(lineage.failures()),
             hint="approve only what `auditpipe verify` accepts",
         )
-    signing = signer_for(workspace, key, passphrase_env, signer, identity_token)
+    signing = how.signer_in(workspace)
     person = _approver(workspace.root, people, signing, role)
     card = card_for(project_cards(workspace.root), rel)
     predicate = Approval(
@@ -80,8 +92,8 @@ def approve(
             path=workspace.relative(policy_path.resolve()),
             sha256=loaded.sha256,
         ),
-        comment=comment or None,
-        ticket=ticket or None,
+        comment=how.comment or None,
+        ticket=how.ticket or None,
         approved_at=facts.now_rfc3339(),
         runner=facts.runner(),
     )
@@ -89,18 +101,7 @@ def approve(
     return Recorded(sign_and_append(ledger, signing, statement), predicate, person)
 
 
-def revoke(
-    ledger: Ledger,
-    entry: str,
-    *,
-    key: str | None = None,
-    passphrase_env: str | None = None,
-    comment: str | None = None,
-    ticket: str | None = None,
-    signer: str | None = None,
-    identity_token: str | None = None,
-    trust: TrustRoot | None = None,
-) -> Recorded:
+def revoke(ledger: Ledger, entry: str, how: SignOff, trust: TrustRoot | None = None) -> Recorded:
     """Withdraw an approval; only the person who signed it may."""
     workspace = ledger.workspace
     people = people_of(trust or open_trust(workspace, None))
@@ -111,7 +112,7 @@ def revoke(
             f"entry {target.id[:12]} is not an approval",
             hint="give the id `auditpipe approve` printed (see `auditpipe log`)",
         )
-    signing = signer_for(workspace, key, passphrase_env, signer, identity_token)
+    signing = how.signer_in(workspace)
     person = _approver(workspace.root, people, signing, None)
     owner = people.for_signer(claimed_signer(target.bundle))
     if person is not None and owner != person:
@@ -123,8 +124,8 @@ def revoke(
     predicate = original.model_copy(
         update={
             "revokes": target.id,
-            "comment": comment or None,
-            "ticket": ticket or None,
+            "comment": how.comment or None,
+            "ticket": how.ticket or None,
             "approved_at": facts.now_rfc3339(),
             "runner": facts.runner(),
         }

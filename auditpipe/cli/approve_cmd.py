@@ -60,25 +60,17 @@ def approve(
         $AUDITPIPE_TRUST_REF, else the working tree). Gates always judge approvals
         with their own trust ref, whatever was used here.
     """
+    from auditpipe.approvals.record import SignOff
     from auditpipe.approvals.record import approve as record_approval
     from auditpipe.approvals.record import revoke as record_revoke
     from auditpipe.cli.trust_cmds import open_trust_root
     from auditpipe.ledger.ledger import Ledger
 
+    how = SignOff(key, passphrase_env, comment, ticket, signer, identity_token)
     with Ledger.open() as ledger:
         if revoke is not None:
             trust = open_trust_root(ledger.workspace, trust_ref)
-            done = record_revoke(
-                ledger,
-                revoke,
-                key=key,
-                passphrase_env=passphrase_env,
-                comment=comment,
-                ticket=ticket,
-                signer=signer,
-                identity_token=identity_token,
-                trust=trust,
-            )
+            done = record_revoke(ledger, revoke, how, trust)
             who = done.person.describe() if done.person else "you"
             out.print(
                 f"revoked {done.approval.revokes} ({escape(done.approval.role)} approval of "
@@ -92,19 +84,7 @@ def approve(
             )
         chosen = policy or _governing_policy(ledger.workspace.root, artifact)
         trust = open_trust_root(ledger.workspace, trust_ref, policies=[chosen])
-        done = record_approval(
-            ledger,
-            artifact,
-            role,
-            chosen,
-            key=key,
-            passphrase_env=passphrase_env,
-            comment=comment,
-            ticket=ticket,
-            signer=signer,
-            identity_token=identity_token,
-            trust=trust,
-        )
+        done = record_approval(ledger, artifact, role, chosen, how, trust)
     who = done.person.describe() if done.person else "you"
     out.print(
         f"approved {escape(done.approval.artifact)} as {escape(role)} by {escape(who)} "
