@@ -1,5 +1,5 @@
-"""``verify_pinned``: anchor the ledger against the working tree's lock (and any
-pins the caller adds, e.g. a trust ref's lock) and this clone's state."""
+"""``verify_pinned``: anchor the ledger against the working tree's lock, the
+trust ref's lock (when trust comes from a revision) and this clone's state."""
 
 from __future__ import annotations
 
@@ -39,14 +39,20 @@ def trust_pins(workspace: Workspace, trust: TrustRoot) -> list[Pin]:
     return [pin] if pin else []
 
 
+def known_pins(workspace: Workspace, trust: TrustRoot | None) -> list[Pin]:
+    """Every checkpoint a command knows besides this clone's own state: the
+    working tree's lock and, with a trust ref, that revision's lock."""
+    return [*working_tree_pins(workspace), *(trust_pins(workspace, trust) if trust else [])]
+
+
 def verify_pinned(
-    ledger: Ledger, extra_pins: Sequence[Pin] = (), verifier: Verifier | None = None
+    ledger: Ledger, trust: TrustRoot | None = None, verifier: Verifier | None = None
 ) -> Anchored:
     """Raise ``VerificationFailed`` unless the ledger extends every known checkpoint
-    and its index is the one its entries imply (and, with a ``verifier``, the
-    entries appended since this clone's last check are validly signed)."""
-    pins = [*working_tree_pins(ledger.workspace), *extra_pins]
-    return anchor(ledger.store, pins, verifier=verifier)
+    (:func:`known_pins`) and its index is the one its entries imply (and, with a
+    ``verifier``, the entries appended since this clone's last check are validly
+    signed)."""
+    return anchor(ledger.store, known_pins(ledger.workspace, trust), verifier=verifier)
 
 
 def reanchor_after_sync(ledger: Ledger, pins: Sequence[Pin] = ()) -> Anchored:

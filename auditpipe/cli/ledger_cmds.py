@@ -252,7 +252,7 @@ def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
 
     Entries by signers the trust set does not know are listed, never failures.
     """
-    from auditpipe.anchor.pinned import trust_pins, verify_pinned
+    from auditpipe.anchor.pinned import verify_pinned
     from auditpipe.cli.trust_cmds import open_trust_root, trust_line
     from auditpipe.ledger.ledger import Ledger
     from auditpipe.ledger.verify import Problem, verify_ledger
@@ -263,7 +263,7 @@ def verify_ledger_command(json: bool, trust_ref: str | None = None) -> int:
         trust = open_trust_root(book.workspace, trust_ref, quiet=json)
         report = verify_ledger(book.store, verifier_for(trust))
         try:
-            anchored = verify_pinned(book, trust_pins(book.workspace, trust))
+            anchored = verify_pinned(book, trust)
         except VerificationFailed as exc:
             anchored, hint = None, exc.hint
             report.problems.append(Problem(exc.message))

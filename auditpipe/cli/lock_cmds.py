@@ -69,16 +69,14 @@ def checkpoint(
     json
         Print machine-readable output.
     """
-    from auditpipe.anchor.pinned import trust_pins, verify_pinned
+    from auditpipe.anchor.pinned import verify_pinned
     from auditpipe.cli.trust_cmds import open_trust_root
     from auditpipe.ledger.ledger import Ledger
     from auditpipe.signing.factory import verifier_for
 
     with Ledger.open() as book:
         trust = open_trust_root(book.workspace, None, quiet=json)  # $AUDITPIPE_TRUST_REF, if set
-        anchored = verify_pinned(
-            book, trust_pins(book.workspace, trust), verifier=verifier_for(trust)
-        )
+        anchored = verify_pinned(book, trust, verifier=verifier_for(trust))
         if cosign:
             _cosign(book, key, passphrase_env)
     body = anchored.checkpoint.body() if anchored.checkpoint else None

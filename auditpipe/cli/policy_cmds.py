@@ -65,11 +65,11 @@ def verify(
 
     lineages = []
     with Ledger.open() as book, working("verifying", enabled=not json) as beat:
-        from auditpipe.anchor.pinned import trust_pins, verify_pinned
+        from auditpipe.anchor.pinned import verify_pinned
 
         trust = open_trust_root(book.workspace, trust_ref, quiet=json)
         # Before anything is read through the index.
-        verify_pinned(book, trust_pins(book.workspace, trust))
+        verify_pinned(book, trust)
         verifier = policy_verifier(trust, None)
         people = people_of(trust)
         for path in artifacts:
@@ -148,13 +148,13 @@ def _decide(
     from auditpipe.policy.load import load_policy
 
     with Ledger.open() as book:
-        from auditpipe.anchor.pinned import trust_pins, verify_pinned
+        from auditpipe.anchor.pinned import verify_pinned
 
         trust = open_trust_root(
             book.workspace, trust_ref, base=base, policies=[policy_path], quiet=quiet
         )
         # Before anything is read through the index.
-        verify_pinned(book, trust_pins(book.workspace, trust))
+        verify_pinned(book, trust)
         loaded = load_policy(policy_path, trust)
         with working(f"judging under {policy_path}", enabled=not quiet):
             judged = judge(book, loaded, trust, artifacts, base)

@@ -73,12 +73,12 @@ def report(
 
     unrecorded = False
     with Ledger.open() as book, working("collecting the evidence") as beat:
-        from auditpipe.anchor.pinned import trust_pins, verify_pinned
+        from auditpipe.anchor.pinned import verify_pinned
 
         trust = open_trust_root(book.workspace, trust_ref, policies=[policy] if policy else [])
         anchor_failure: VerificationFailed | None = None
         try:
-            verify_pinned(book, trust_pins(book.workspace, trust))
+            verify_pinned(book, trust)
         except VerificationFailed as exc:
             if not ledger:
                 raise  # an artifact's lineage is read through the index: nothing to report

@@ -90,12 +90,12 @@ def anchored_sync(
     synced ledger extends the lock, or the lock held before the sync (which then
     only replayed local entries): never over a ledger truncated below it."""
     from auditpipe.anchor.check import anchor
-    from auditpipe.anchor.pinned import reanchor_after_sync, trust_pins, working_tree_pins
+    from auditpipe.anchor.pinned import known_pins, reanchor_after_sync
     from auditpipe.errors import VerificationFailed
     from auditpipe.ledger.ledger import Ledger
     from auditpipe.lock.update import reissue_checkpoint
 
-    pins = [*working_tree_pins(workspace), *trust_pins(workspace, trust)]
+    pins = known_pins(workspace, trust)
     lock_held = False
     with Ledger(workspace) as book:
         if book.store.head() is not None:
