@@ -19,6 +19,8 @@ violation it finds (it does not stop at the first):
 Signer trust is a separate question: an entry by a signer the trust set does
 not know is valid history, listed in ``VerifyReport.untrusted``, not a problem
 (any writer could otherwise stop every sync).
+
+The checks on one entry's bytes live in ``entry_check.py``.
 """
 
 from __future__ import annotations
@@ -29,14 +31,12 @@ from dataclasses import dataclass, field
 
 from dulwich.objects import Blob, ObjectID, Tree
 
-from auditpipe.errors import Error, UntrustedSigner
+from auditpipe.errors import Error
 from auditpipe.ledger import commits, layout, treediff
-from auditpipe.ledger import format as entry_format
+from auditpipe.ledger.entry_check import EntryVerdict, Untrusted, judge_entry
 from auditpipe.ledger.gitstore import FILE_MODE, TREE_MODE, GitStore
 from auditpipe.ledger.state import read_verified_head, write_verified_head
-from auditpipe.manifest.statement import SignedStatement
-from auditpipe.signing.bundle import parse_bundle
-from auditpipe.signing.interface import SignerIdentity, Verifier
+from auditpipe.signing.interface import Verifier
 
 
 @dataclass(frozen=True)
@@ -49,15 +49,6 @@ class Problem:
         where = f"entry {self.entry}: " if self.entry else ""
         at = f" (commit {self.commit[:12]})" if self.commit else ""
         return f"{where}{self.message}{at}"
-
-
-@dataclass(frozen=True)
-class Untrusted:
-    """An entry signed by someone the trust set does not know: evidence that never counts."""
-
-    entry: str
-    signer: str
-    message: str
 
 
 @dataclass
@@ -305,56 +296,6 @@ def _check_entries(
     return facts
 
 
-@dataclass(frozen=True)
-class EntryVerdict:
-    """What ``judge_entry`` found about one stored entry."""
-
-    problems: list[str]
-    signed: SignedStatement | None = None
-    identity: SignerIdentity | None = None
-    legacy: bool = False
-    untrusted: Untrusted | None = None
-    """Set when the signer is unknown to the trust set: valid history, no evidence."""
-
-
-def judge_entry(entry_id: str, raw: bytes, verifier: Verifier) -> EntryVerdict:
-    """Every per-entry check on the stored bytes of the entry named ``entry_id``.
-
-    The bytes alone decide (no git access): parse, id, statement, one byte form,
-    kind, signature and trust. Problems are collected, not raised.
-    """
-    try:
-        bundle = parse_bundle(raw)
-    except Error as exc:
-        return EntryVerdict([f"malformed bundle: {exc.message}"])
-    if bundle.id != entry_id:
-        return EntryVerdict([f"payload hashes to {bundle.id}, not to the entry's id"])
-    problems: list[str] = []
-    legacy = False
-    signed: SignedStatement | None = None
-    try:
-        signed = SignedStatement.parse(bundle.payload)
-    except Error as exc:
-        problems.append(f"invalid statement: {exc.message}")
-    if signed is not None:
-        try:
-            legacy = entry_format.check_entry(raw, bundle, signed)
-        except Error as exc:
-            problems.append(f"not in its one byte form: {exc.message}")
-        if signed.kind not in layout.AREAS[layout.ENTRIES].kinds:
-            problems.append(f"entry kind {signed.kind!r} does not belong under entries/")
-    untrusted: Untrusted | None = None
-    try:
-        identity: SignerIdentity | None = verifier.verify(bundle)
-    except UntrustedSigner as exc:
-        identity = None
-        untrusted = Untrusted(entry_id, exc.signer, exc.message)
-    except Error as exc:
-        identity = None
-        problems.append(exc.message)
-    return EntryVerdict(problems, signed, identity, legacy, untrusted)
-
-
 def _check_commits(
     chain: list[_Link],
     added: dict[bytes, list[str]],
@@ -406,3 +347,6 @@ def _tree_id(paths: dict[tuple[bytes, ...], bytes]) -> bytes:
     for name, sub in groups.items():
         tree.add(name, TREE_MODE, ObjectID(_tree_id(sub)))
     return bytes(tree.id)
+
+
+__all__ = ["EntryVerdict", "Problem", "Untrusted", "VerifyReport", "judge_entry", "verify_ledger"]
