@@ -26,6 +26,7 @@ from auditpipe.cli import (  # noqa: F401  (registers commands)
     policy_cmds,
     report_cmds,
     reproduce_cmd,
+    run_cmd,
     setup_cmds,
     sync_cmds,
     trust_cmds,
