@@ -253,12 +253,7 @@ class GitStore:
                     os.unlink(tmp)
                 raise
         except OSError as exc:
-            what, hint = describe(exc, "write")
-            raise LedgerError(
-                f"cannot write to the ledger's git objects: {what}; the ledger is unchanged",
-                path=shown(folder),
-                hint=hint,
-            ) from exc
+            raise _unchanged("write to the ledger's git objects", exc, folder, "write") from exc
         return hexsha.encode()
 
     def write_commit(self, tree_id: bytes, parent: bytes | None, message: str) -> bytes:
@@ -286,12 +281,8 @@ class GitStore:
             except FileLocked as exc:
                 _remove_stale(exc.lockfilename)
             except OSError as exc:
-                what, hint = describe(exc, "write")
-                raise LedgerError(
-                    f"cannot update {LEDGER_REF.decode()}: {what}; the ledger is unchanged",
-                    path=shown(exc.filename) if exc.filename else None,
-                    hint=hint,
-                ) from exc
+                where = exc.filename if exc.filename else None
+                raise _unchanged(f"update {LEDGER_REF.decode()}", exc, where, "write") from exc
         return False
 
     def check_ref_access(self) -> None:
@@ -310,15 +301,20 @@ class GitStore:
         except FileNotFoundError:
             return
         except OSError as exc:
-            what, hint = describe(exc, "read")
-            raise LedgerError(
-                f"cannot update {LEDGER_REF.decode()}: {what}; the ledger is unchanged",
-                path=shown(path),
-                hint=hint,
-            ) from exc
+            raise _unchanged(f"update {LEDGER_REF.decode()}", exc, path, "read") from exc
         finally:
             for fd in held:
                 os.close(fd)
+
+
+def _unchanged(action: str, exc: OSError, path: object, verb: str) -> LedgerError:
+    """A fault that stopped an append before the ref moved: the ledger is as it was."""
+    what, hint = describe(exc, verb)
+    return LedgerError(
+        f"cannot {action}: {what}; the ledger is unchanged",
+        path=shown(path),
+        hint=hint,
+    )
 
 
 def _serialize_tree(items: Mapping[bytes, tuple[int, bytes]]) -> bytes:
