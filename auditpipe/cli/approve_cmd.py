@@ -103,11 +103,15 @@ def _governing_policy(root: Path, artifact: str) -> Path:
     from auditpipe.workspace import Workspace
 
     rel = Path(os.path.abspath(artifact)).relative_to(root).as_posix()
+    candidates = [
+        path
+        for path in sorted((root / "policies").glob("*.yaml"))
+        if path.name not in ("people.yaml", "identities.yaml")
+    ]
+    trust = open_trust(Workspace.discover(root), None, candidates)  # read once, not per policy
     matches = []
-    for path in sorted((root / "policies").glob("*.yaml")):
-        if path.name in ("people.yaml", "identities.yaml"):
-            continue
-        loaded = load_policy(path, open_trust(Workspace.discover(root), None, [path]))
+    for path in candidates:
+        loaded = load_policy(path, trust)
         if rel in governed(root, loaded.policy.artifacts):
             matches.append(path)
     if len(matches) != 1:
