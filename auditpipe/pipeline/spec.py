@@ -24,21 +24,19 @@ each problem is a :class:`ConfigError` naming the file and line. Choices made:
   root-relative, or mappings); ``foreach: ${list}`` and matrix axes may name
   params; ``matrix:`` may sit beside the stage's fields (no ``do:``);
   ``frozen`` and ``always_changed`` mean what they mean in DVC.
-- The parsed values (``StageSpec``, ``PipelineSpec``) live in ``auditpipe.pipeline.stage``.
+- The parsed values (``StageSpec``, ``PipelineSpec``) live in ``auditpipe.pipeline.stage``;
+  template expansion and stage names in ``auditpipe.pipeline.spec_templates``.
 """
 
 from __future__ import annotations
 
-import datetime
 import hashlib
-import itertools
-import math
 import re
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import Node, SequenceNode
 
 from auditpipe.errors import ConfigError
 from auditpipe.faults import describe as describe_fault
@@ -48,7 +46,7 @@ from auditpipe.pipeline.dvc.context import ResolveProblem
 from auditpipe.pipeline.outs import OutOptions, parse_outs
 from auditpipe.pipeline.resources import parse_resources, parse_retries
 from auditpipe.pipeline.spec_env import SecretFieldsReader
-from auditpipe.pipeline.spec_vars import VariablesReader
+from auditpipe.pipeline.spec_templates import Scalar, Scope, TemplateExpander, render
 from auditpipe.pipeline.stage import PipelineSpec, StageSpec
 from auditpipe.pipeline.yamlpos import (
     compose,
@@ -67,36 +65,21 @@ STAGE_FIELDS = (
     *("cmd", "deps", "outs", "metrics", "params", "validate", "wdir", "env", "content", "desc"),
     *("frozen", "always_changed", "resources", "retries"),
 )
-TEMPLATE_FIELDS = ("foreach", "matrix", "do")
 SIGNERS = ("local", "sigstore", "auto")
-MAX_EXPANSIONS = 10_000
-NAME = re.compile(r"[A-Za-z0-9_.-]+")
 PARAM_KEY = re.compile(r"[^.\s]+(\.[^.\s]+)*")
 VARIABLE = re.compile(r"(\\?)\$\{([^{}]*)\}")
-Scalar = str | int | float | bool | datetime.date
-Scope = dict[str, Any] | None  # the variables of one expansion; None outside templates
 NO_VARIABLES: dict[str, Any] = {}  # the scope of fields where ${...} is never interpolated
-
-
-def _render(value: Scalar) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value.isoformat() if isinstance(value, datetime.date) else str(value)
-
-
-def _suffix(value: Any, fallback: str) -> str:
-    """The name suffix of one expansion: the value itself when it is a scalar."""
-    return _render(value) if isinstance(value, Scalar) else fallback
 
 
 def _unique(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
-class _Parser(VariablesReader, SecretFieldsReader):
+class _Parser(TemplateExpander, SecretFieldsReader):
     """Reads ``auditpipe.yaml`` nodes into stages, expanding templates."""
 
     cards: dict[str, ModelCard]
+    stage_fields = STAGE_FIELDS
 
     # -- scalars and lists ----------------------------------------------------
 
@@ -137,7 +120,7 @@ class _Parser(VariablesReader, SecretFieldsReader):
         def substitute(match: re.Match[str]) -> str:
             if match.group(1):  # an escaped \${...} stays literal, minus the backslash
                 return match.group(0)[1:]
-            return _render(self.lookup(match.group(2).strip(), node, scope))
+            return render(self.lookup(match.group(2).strip(), node, scope))
 
         return VARIABLE.sub(substitute, text)
 
@@ -173,7 +156,7 @@ class _Parser(VariablesReader, SecretFieldsReader):
             raise self.fail(node, f"${{{name}}} is {describe(value)}, not a string or number")
         return value
 
-    # -- the file, stages and expansions ----------------------------------------
+    # -- the file and its stages (templates: spec_templates) ----------------------
 
     def parse(
         self, text: str
@@ -212,76 +195,6 @@ class _Parser(VariablesReader, SecretFieldsReader):
             parse_cards(self, cards[1], lambda n, w: self.path(n, w, None)) if cards else {}
         )
         return params_file, signer, stages, allow, executor
-
-    def check_name(self, name: str, node: Node) -> None:
-        if not name:
-            raise self.fail(node, "stage name is empty")
-        if not NAME.fullmatch(name):
-            extra = "; '@' is reserved for foreach/matrix expansions" if "@" in name else ""
-            raise self.fail(
-                node, f"stage name {name!r} may only use letters, digits, '_', '.' and '-'{extra}"
-            )
-
-    def stage_or_template(self, name: str, key: Node, body: Node) -> list[StageSpec]:
-        keys = {k for k, _, _ in self.items(body, f"stage {name!r}")}
-        if not keys & set(TEMPLATE_FIELDS):
-            return [self.stage(name, key, body, None)]
-        fields = self.fields(body, (*TEMPLATE_FIELDS, *STAGE_FIELDS), f"stage {name!r}")
-        if "matrix" in fields and "do" not in fields and "foreach" not in fields:
-            # DVC's form: the stage's fields beside ``matrix:``, no ``do:``.
-            expansions = self.expansions(name, "matrix", fields["matrix"][1])
-            return [self.stage(f"{name}@{suffix}", key, body, s) for suffix, s in expansions]
-        for field, (field_key, _) in fields.items():
-            if field in STAGE_FIELDS:
-                raise self.fail(field_key, f"{field!r} of stage {name!r} belongs under 'do:'")
-        if "foreach" in fields and "matrix" in fields:
-            raise self.fail(fields["matrix"][0], f"stage {name!r} has both foreach and matrix")
-        if "do" not in fields:
-            raise self.fail(key, f"stage {name!r} has no 'do:' template for its expansions")
-        if "foreach" not in fields and "matrix" not in fields:
-            raise self.fail(fields["do"][0], f"'do:' of stage {name!r} needs foreach or matrix")
-        loop = "foreach" if "foreach" in fields else "matrix"
-        expansions = self.expansions(name, loop, fields[loop][1])
-        return [self.stage(f"{name}@{suffix}", key, fields["do"][1], s) for suffix, s in expansions]
-
-    def expansions(self, name: str, loop: str, node: Node) -> list[tuple[str, dict[str, Any]]]:
-        value = self.typed(node)
-        if loop == "matrix" and isinstance(node, MappingNode):
-            value = {k: self.typed(v) for k, _, v in self.items(node, "matrix")}
-        if loop == "matrix" and not isinstance(value, dict):
-            raise self.fail(node, f"matrix must be a mapping of lists, not {describe(value)}")
-        if not isinstance(value, list | dict):
-            raise self.fail(node, f"foreach must be a list or a mapping, not {describe(value)}")
-        if not value:
-            raise self.fail(node, f"{loop} of stage {name!r} is empty")
-        if isinstance(value, list):
-            found = [(_suffix(v, str(i)), {"item": v}) for i, v in enumerate(value)]
-        elif loop == "foreach":
-            found = [(_render(k), {"key": k, "item": v}) for k, v in value.items()]
-        else:
-            for axis, options in value.items():
-                if not isinstance(options, list) or not options:
-                    raise self.fail(node, f"matrix axis {axis!r} must be a non-empty list")
-            if math.prod(len(v) for v in value.values()) > MAX_EXPANSIONS:
-                raise self.fail(node, f"matrix of stage {name!r} has over {MAX_EXPANSIONS} entries")
-            axes = [
-                [(k, _suffix(v, f"{k}{i}"), v) for i, v in enumerate(vs)] for k, vs in value.items()
-            ]
-            found = [
-                ("-".join(s for _, s, _ in combo), {"item": {k: v for k, _, v in combo}})
-                for combo in itertools.product(*axes)
-            ]
-        if len(found) > MAX_EXPANSIONS:
-            raise self.fail(node, f"{loop} of stage {name!r} has over {MAX_EXPANSIONS} entries")
-        for suffix, _ in found:
-            if not NAME.fullmatch(suffix):
-                raise self.fail(
-                    node,
-                    f"expansion name {name + '@' + suffix!r} may only use letters, digits, "
-                    "'_', '.' and '-' after the '@'",
-                    hint="use a foreach mapping to choose the names: {short-name: value}",
-                )
-        return found
 
     def stage(self, name: str, key: Node, body: Node, scope: Scope) -> StageSpec:
         what = f"stage {name!r}"
@@ -428,4 +341,4 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
 # Params live in their own module; re-exported for callers of the spec API.
 from auditpipe.pipeline.params import load_params, select_params  # noqa: E402
 
-__all__ = ["PipelineSpec", "StageSpec", "load_params", "load_pipeline", "select_params"]
+__all__ = ["PipelineSpec", "Scope", "StageSpec", "load_params", "load_pipeline", "select_params"]

@@ -6,6 +6,7 @@ dvc.yaml's directory; they are recorded repo-relative. ``params`` entries are
 keys of ``params.yaml`` in the ``wdir`` or ``{file: [keys]}`` (no keys: the
 whole file). ``foreach`` needs ``do:``; ``matrix`` takes the stage's fields
 beside it. Names follow DVC: ``train``, ``train@1``, ``sub/dvc.yaml:train``.
+Paths with their out and plot options are read in ``auditpipe.pipeline.dvc.options``.
 """
 
 from __future__ import annotations
@@ -21,20 +22,16 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 from auditpipe.errors import ConfigError
 from auditpipe.faults import describe as describe_fault
 from auditpipe.pipeline.artifacts import ModelCard, parse_cards
-from auditpipe.pipeline.dag import normalize_path
 from auditpipe.pipeline.dvc.context import Context, ResolveProblem, as_config_error
-from auditpipe.pipeline.outs import OPTION_FIELDS, OutOptions
+from auditpipe.pipeline.dvc.options import PathOptionsReader
 from auditpipe.pipeline.spec import DEFAULT_PARAMS_FILE, StageSpec
-from auditpipe.pipeline.yamlpos import NodeReader, compose, decode, describe, is_null, line_of
-from auditpipe.suggest import did_you_mean
+from auditpipe.pipeline.yamlpos import compose, decode, describe, is_null, line_of
 
 TOP_FIELDS = ("stages", "vars", "params", "metrics", "plots", "artifacts", "datasets")
 STAGE_FIELDS = (
     *("cmd", "wdir", "deps", "params", "outs", "metrics", "plots"),
     *("frozen", "always_changed", "meta", "desc", "vars"),
 )
-OUT_OPTIONS = ("cache", "persist", "remote", "push", "desc", "type", "labels", "meta")
-PLOT_OPTIONS = ("x", "y", "template", "title", "x_label", "y_label", "cache", "persist")
 MAX_EXPANSIONS = 10_000
 
 
@@ -57,7 +54,7 @@ def _to_name(value: Any) -> str:
     return str(value)
 
 
-class DvcReader(NodeReader):
+class DvcReader(PathOptionsReader):
     """Reads the nodes of one dvc.yaml, resolving ``${}`` as it goes."""
 
     def __init__(self, root: Path, rel: str, where: str) -> None:
@@ -82,23 +79,6 @@ class DvcReader(NodeReader):
             return ctx.resolve(value, field=what)
         except ResolveProblem as problem:
             raise as_config_error(problem, self.where, line_of(node)) from problem
-
-    def repo_path(self, base: str, raw: Any, node: Node, what: str) -> str:
-        if not isinstance(raw, str) or not raw:
-            raise self.fail(node, f"{what} must be a path, not {describe(raw)}")
-        try:
-            return normalize_path(raw if base == "." else posixpath.join(base, raw))
-        except ValueError as exc:
-            raise self.fail(
-                node, f"{what} {raw!r} {exc}", hint="paths are relative to the stage's wdir"
-            ) from exc
-
-    def unknown(self, node: Node, option: str, owner: str, allowed: tuple[str, ...]) -> ConfigError:
-        return self.fail(
-            node,
-            f"unknown option {option!r} of {owner}; allowed: {', '.join(allowed)}",
-            hint=did_you_mean(option, allowed),
-        )
 
     def flag(self, node: Node, ctx: Context, what: str) -> bool:
         value = self.resolve(node, ctx, what)
@@ -269,7 +249,7 @@ class DvcReader(NodeReader):
         parts = cmd if isinstance(cmd, list) else [cmd]
         if not parts or not all(isinstance(p, str) and p.strip() for p in parts):
             raise self.fail(node["cmd"], f"cmd of {what} must be a command or a list of commands")
-        self.stage_options: dict[str, OutOptions] = {}
+        self.stage_options = {}
         deps = self.paths(node.get("deps"), ctx, wdir, "deps")
         outs = self.paths(node.get("outs"), ctx, wdir, "outs")
         metrics = self.paths(node.get("metrics"), ctx, wdir, "metrics")
@@ -313,45 +293,9 @@ class DvcReader(NodeReader):
         for entry in self.sequence(node, what):
             value = self.resolve(entry, ctx, what)
             if isinstance(value, dict):
-                if len(value) != 1:
-                    raise self.fail(entry, f"each {what} entry with options names one path")
-                ((path, options),) = value.items()
-                allowed = PLOT_OPTIONS if what == "plots" else OUT_OPTIONS
-                if options is not None and not isinstance(options, dict):
-                    raise self.fail(entry, f"the options of {what} {path!r} must be a mapping")
-                for option in options or {}:
-                    if option not in allowed:
-                        raise self.unknown(entry, option, f"{what} {path!r}", allowed)
-                value = path
-                if what != "plots" and options:
-                    chosen = self.out_options(path, options, entry)
-                    if not chosen.is_default:
-                        self.stage_options[self.repo_path(wdir, path, entry, what)] = chosen
-                if what == "plots" and options:
-                    self.stage_plots.append(self.plot_props(wdir, path, options, entry))
+                value = self.with_options(entry, value, wdir, what)
             found.append(self.repo_path(wdir, value, entry, f"{what} entry"))
         return found
-
-    def out_options(self, path: str, options: dict[str, Any], at: Node) -> OutOptions:
-        """DVC's out options as auditpipe's (desc, type, labels, meta: accepted, unused)."""
-        values: dict[str, Any] = {}
-        for name in OPTION_FIELDS:
-            if name not in options:
-                continue
-            value = options[name]
-            if name == "remote" and not (isinstance(value, str) and value):
-                raise self.fail(at, f"remote of {path!r} must be a remote's name")
-            if name != "remote" and not isinstance(value, bool):
-                raise self.fail(at, f"{name} of {path!r} must be true or false, not {value!r}")
-            values[name] = value
-        return OutOptions(**values)
-
-    def plot_props(self, wdir: str, path: str, options: dict[str, Any], at: Node) -> dict[str, Any]:
-        """A stage's plot file with options, as a plot definition of its own."""
-        rel = self.repo_path(wdir, path, at, "plots entry")
-        y = options.get("y")
-        props = {k: v for k, v in options.items() if k in ("x", "template", "title")}
-        return {"id": rel, "files": {rel: y if isinstance(y, str) else None}, **props}
 
     def params(
         self, node: Node | None, ctx: Context, wdir: str
@@ -389,28 +333,6 @@ class DvcReader(NodeReader):
                     entry, f"params entry must be a key or {{file: [keys]}}, not {describe(value)}"
                 )
         return keys, files
-
-    def top_plot(self, node: Node, value: Any) -> dict[str, Any]:
-        if isinstance(value, str):
-            path = self.repo_path(self.base, value, node, "plots entry")
-            return {"id": path, "files": {path: None}}
-        if not isinstance(value, dict) or len(value) != 1:
-            raise self.fail(node, "plots entry must be a path or {id: {x, y, template}}")
-        ((plot_id, props),) = value.items()
-        props = props or {}
-        if not isinstance(props, dict):
-            raise self.fail(node, f"plot {plot_id!r} must map to its options")
-        for option in props:
-            if option not in PLOT_OPTIONS:
-                raise self.unknown(node, option, f"plot {plot_id!r}", PLOT_OPTIONS)
-        y = props.get("y")
-        files: dict[str, Any] = {}
-        if isinstance(y, dict):
-            for file, column in y.items():
-                files[self.repo_path(self.base, file, node, "plot file")] = column
-        else:
-            files[self.repo_path(self.base, plot_id, node, "plot file")] = y
-        return {"id": plot_id, "files": files, **{k: v for k, v in props.items() if k != "y"}}
 
 
 def read_dvc_file(root: Path, rel: str, where: str) -> DvcFile:
