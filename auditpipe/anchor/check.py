@@ -20,11 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from auditpipe.anchor.state import AnchorState, read_state, write_state
-from auditpipe.anchor.trees import EMPTY_BLOB, Overlay, diff_paths
 from auditpipe.anchor.walk import Walked, added_ids, commits_since, entry_blobs
 from auditpipe.errors import Error, UntrustedSigner, VerificationFailed
 from auditpipe.ledger import layout
 from auditpipe.ledger.gitstore import GitStore
+from auditpipe.ledger.trees import EMPTY_BLOB, Overlay, diff_paths
 from auditpipe.manifest.statement import SignedStatement
 from auditpipe.signing.bundle import parse_bundle
 from auditpipe.signing.interface import Verifier

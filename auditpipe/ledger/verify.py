@@ -29,13 +29,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dulwich.objects import Blob, ObjectID, Tree
-
 from auditpipe.errors import Error
 from auditpipe.ledger import commits, layout, treediff
 from auditpipe.ledger.entry_check import EntryVerdict, Untrusted, judge_entry
 from auditpipe.ledger.gitstore import FILE_MODE, TREE_MODE, GitStore
 from auditpipe.ledger.state import read_verified_head, write_verified_head
+from auditpipe.ledger.trees import EMPTY_BLOB, Overlay
 from auditpipe.signing.interface import Verifier
 
 
@@ -279,7 +278,7 @@ def _check_entries(
             # The index is derived from every readable entry, trusted or not, so
             # an untrusted signature is reported once, as what it is.
             for path in layout.index_paths_for(entry_id, signed):
-                expected_index[path[1:]] = EMPTY_BLOB_ID
+                expected_index[path[1:]] = EMPTY_BLOB
         if verdict.untrusted is not None:
             report.untrusted.append(verdict.untrusted)
         if identity is None:
@@ -288,7 +287,7 @@ def _check_entries(
         report.signers[label] = report.signers.get(label, 0) + 1
     found = store.tree_items(head.tree).get(layout.INDEX)
     actual = found[1] if found else None
-    expected = _tree_id(expected_index) if expected_index else None
+    expected = Overlay(store).build(None, expected_index)
     if actual != expected:
         report.problems.append(
             Problem("the index does not match the entries it is derived from", commit=head.hex)
@@ -330,23 +329,6 @@ def _check_commits(
         defect = commits.message_defect(link.message, ids[0], *fact)
         if defect is not None:
             report.problems.append(Problem(defect, entry=ids[0], commit=link.hex))
-
-
-EMPTY_BLOB_ID = Blob.from_string(b"").id
-
-
-def _tree_id(paths: dict[tuple[bytes, ...], bytes]) -> bytes:
-    """The id git would give a tree holding ``paths`` (computed, not written)."""
-    tree = Tree()
-    groups: dict[bytes, dict[tuple[bytes, ...], bytes]] = {}
-    for path, blob_id in paths.items():
-        if len(path) == 1:
-            tree.add(path[0], FILE_MODE, ObjectID(blob_id))
-        else:
-            groups.setdefault(path[0], {})[path[1:]] = blob_id
-    for name, sub in groups.items():
-        tree.add(name, TREE_MODE, ObjectID(_tree_id(sub)))
-    return bytes(tree.id)
 
 
 __all__ = ["EntryVerdict", "Problem", "Untrusted", "VerifyReport", "judge_entry", "verify_ledger"]
