@@ -38,6 +38,11 @@ from auditpipe.errors import Error
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``auditpipe`` console script."""
     tokens = list(sys.argv[1:] if argv is None else argv)
+    from auditpipe.noop.cli import fast
+
+    answered = fast(tokens)
+    if answered is not None:
+        return answered
     try:
         result = app(tokens)
     except CycloptsError:

@@ -228,6 +228,13 @@ def run(
             from auditpipe.lock.update import update_lock
 
             update_lock(ledger, signing, recorded)
+        if not dry_run:
+            from auditpipe.noop.record import record_verified
+
+            skipped = {r.stage: r.entry for r in results if r.outcome == "skipped"}
+            record_verified(
+                ledger, [a for a in planner.assessed.values() if skipped.get(a.stage) == a.run]
+            )
     _summary(results)
     if all(r.outcome == "skipped" for r in results):
         err.print("every stage is up to date")

@@ -60,6 +60,8 @@ class Planner:
         self.params_doc = params_doc
         self.cache = cache
         self._inputs = StageInputs(spec, params_doc)
+        self.assessed: dict[str, Assessment] = {}
+        """The latest assessment of each stage (what the no-op state records)."""
 
     def fingerprints(
         self, paths: Sequence[str], *, content: bool = False
@@ -89,6 +91,11 @@ class Planner:
 
     def assess(self, stage: StageSpec, *, force: bool = False) -> Assessment:
         """Is ``stage`` up to date right now? If not, why not."""
+        found = self._assess(stage, force)
+        self.assessed[stage.name] = found
+        return found
+
+    def _assess(self, stage: StageSpec, force: bool) -> Assessment:
         if stage.frozen and not force:
             # DVC's frozen: never re-run, whatever changed; but its outputs must exist.
             outputs = self.fingerprints(stage.all_outputs)

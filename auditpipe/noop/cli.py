@@ -1,0 +1,42 @@
+"""``status`` answered before the CLI framework loads: plain ``auditpipe status
+[STAGE...] [--json]`` when every selected stage is up to date by the verified
+state; anything else (other options, a stale stage, any doubt) returns None and
+the full CLI runs. Prints exactly what the full path prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def fast(tokens: list[str]) -> int | None:
+    """The exit code when the fast path answered, else None (nothing printed)."""
+    if not tokens or tokens[0] != "status":
+        return None
+    as_json, stages = False, []
+    for token in tokens[1:]:
+        if token == "--json":
+            as_json = True
+        elif token.startswith("-") or not token:
+            return None
+        else:
+            stages.append(token)
+    try:
+        from auditpipe.noop.probe import probe
+
+        found = probe(Path.cwd(), stages or None)
+    except Exception:  # a cache: any surprise means the full path answers
+        return None
+    if found is None or not found.rows:
+        return None
+    if as_json:
+        text = json.dumps([r.to_json() for r in found.rows], indent=2, sort_keys=True) + "\n"
+    else:
+        lines = []
+        for row in found.rows:
+            seen = f"run {row.run[:12]}" if row.run else "; ".join(row.reasons)
+            lines.append(f"{row.stage}: up to date ({seen})\n")
+        text = "".join(lines)
+    sys.stdout.write(text)
+    return 0
