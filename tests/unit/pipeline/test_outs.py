@@ -9,7 +9,7 @@ import pytest
 
 from auditpipe.errors import ConfigError
 from auditpipe.pipeline.outs import DEFAULT, OutOptions
-from auditpipe.pipeline.planner import stage_key
+from auditpipe.pipeline.stagekey import stage_key
 from auditpipe.pipeline.spec import load_pipeline
 from auditpipe.pipeline.stage import StageSpec
 
