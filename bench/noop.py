@@ -69,6 +69,8 @@ def small_repo(path: Path, tool: str) -> None:
     rows = "".join(f"{i},{i * 7 % 13},{i * 0.5}\n" for i in range(5000))
     inputs = {"data/raw.csv": ("a,b,c\n" + rows).encode()}
     text = SMALL.format(py=base.STAGE_PY)
+    if tool == "dvc":  # DVC reads params.yaml by default; its top-level params: is a list
+        text = text.removeprefix("params: params.yaml\n")
     stages: list[base.Stage] = []
     repo = base.make_repo(path, stages, inputs, tool)
     name = "auditpipe.yaml" if tool == "auditpipe" else "dvc.yaml"
