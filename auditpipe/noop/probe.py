@@ -47,6 +47,9 @@ class Noop:
     git_dir: Path
     rows: list[Row]
     spec: Any
+    """The ``PipelineSpec``."""
+    params: dict[str, Any]
+    state: NoopState
 
 
 def probe(start: Path, stages: list[str] | None) -> Noop | None:
@@ -118,4 +121,4 @@ def _rows(root: Path, git_dir: Path, state: NoopState, stages: list[str] | None)
         if key != verdict.key or outputs != verdict.outputs:
             return None
         rows.append(Row(stage.name, verdict.run, ()))
-    return Noop(root, git_dir, rows, spec)
+    return Noop(root, git_dir, rows, spec, params_doc, state)

@@ -26,18 +26,21 @@ if TYPE_CHECKING:
 LOCK_FILE = "auditpipe.lock"
 
 
-def record_verified(ledger: Ledger, assessed: Iterable[Assessment]) -> None:
+def record_verified(
+    ledger: Ledger, assessed: Iterable[Assessment], *, lock_written: bool = False
+) -> None:
     """Write the verified state for the up-to-date stages among ``assessed``; a
-    failure here only means the next no-op takes the full path again."""
+    failure here only means the next no-op takes the full path again.
+    ``lock_written``: the caller just wrote the lock's checkpoint over the head."""
     if os.environ.get("AUDITPIPE_TRUST_REF"):
         return  # trust from a ref that can move under an unchanged working tree
     try:
-        _record(ledger, list(assessed))
+        _record(ledger, list(assessed), lock_written)
     except (Error, OSError):
         return
 
 
-def _record(ledger: Ledger, assessed: list[Assessment]) -> None:
+def _record(ledger: Ledger, assessed: list[Assessment], lock_written: bool) -> None:
     from auditpipe.lock.files import stages_in
 
     workspace = ledger.workspace
@@ -53,6 +56,7 @@ def _record(ledger: Ledger, assessed: list[Assessment]) -> None:
     ]
     verified = _verified(ledger, [a.run for a in candidates if a.run])
     stages: dict[str, Verdict] = {}
+    current = lock_written and lock is not None
     previous = read_state(workspace.git_dir)
     if previous is not None and (previous.head, previous.lock, previous.trust) == (
         head,
@@ -60,13 +64,14 @@ def _record(ledger: Ledger, assessed: list[Assessment]) -> None:
         trust,
     ):
         stages.update(previous.stages)
+        current = current or previous.lock_current
     for a in assessed:
         stages.pop(a.stage, None)
     for a in candidates:
         if a.run in verified and a.key:
             outputs = {path: fp.sha256 for path, fp in a.outputs.items()}
             stages[a.stage] = Verdict(a.key, a.run, outputs)
-    write_state(workspace.git_dir, NoopState(head, lock, trust, stages))
+    write_state(workspace.git_dir, NoopState(head, lock, trust, stages, current))
 
 
 def _verified(ledger: Ledger, ids: list[str]) -> set[str]:

@@ -49,6 +49,8 @@ class NoopState:
     trust: str
     """Digest of the trust files the runs were verified against."""
     stages: dict[str, Verdict]
+    lock_current: bool = False
+    """The lock's checkpoint covers ``head``: written by ``run`` (update_lock) at it."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,7 @@ class NoopState:
             "head": self.head,
             "lock": self.lock,
             "trust": self.trust,
+            "lockCurrent": self.lock_current,
             "stages": {
                 name: {"key": v.key, "run": v.run, "outputs": dict(sorted(v.outputs.items()))}
                 for name, v in sorted(self.stages.items())
@@ -135,7 +138,8 @@ def read_state(git_dir: Path) -> NoopState | None:
             str(name): Verdict(str(v["key"]), str(v["run"]), dict(v["outputs"]))
             for name, v in body["stages"].items()
         }
-        return NoopState(str(body["head"]), body["lock"], str(body["trust"]), stages)
+        current = body["lockCurrent"] is True
+        return NoopState(str(body["head"]), body["lock"], str(body["trust"]), stages, current)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
