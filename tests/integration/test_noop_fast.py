@@ -239,3 +239,45 @@ def test_hand_edited_state_is_not_trusted(ran: Project, tmp_path: Path) -> None:
     state_file(ran).write_text(json.dumps({**doc, "mac": "0" * 64}))
     again, _ = status(ran.root, tmp_path)
     assert "train: stale" in again.out
+
+
+def test_noop_run_is_fast_and_prints_what_the_full_path_prints(
+    ran: Project, tmp_path: Path
+) -> None:
+    status(ran.root, tmp_path)  # records the verdicts at this head
+    lock = (ran.root / "auditpipe.lock").read_bytes()
+    fast, modules = status(ran.root, tmp_path, verb="run")
+    assert fast.code == 0, fast.err
+    assert "every stage is up to date" in fast.err and "2 skipped" in fast.err
+    assert heavy(modules) == [] and "dulwich" not in modules and "cyclopts" not in modules
+    state_file(ran).unlink()
+    full, modules = status(ran.root, tmp_path, verb="run")
+    assert "pydantic" in modules
+    assert (full.code, full.out, full.err) == (fast.code, fast.out, fast.err)
+    # Neither re-signs the lock: a no-op run leaves it as it was.
+    assert (ran.root / "auditpipe.lock").read_bytes() == lock
+
+
+def test_noop_run_after_a_rollback_runs_the_stages(ran: Project, tmp_path: Path) -> None:
+    """Attack (a) on ``run``: with the ledger ref moved back, the stages run again
+    instead of being skipped on the strength of the old state."""
+    status(ran.root, tmp_path)
+    _, modules = status(ran.root, tmp_path, verb="run")
+    assert heavy(modules) == []
+    root_commit = ran.git("rev-list", "--max-parents=0", LEDGER).split()[0]
+    ran.git("update-ref", LEDGER, root_commit)
+    after, _ = status(ran.root, tmp_path, verb="run")
+    assert after.code == 0, after.err
+    assert "2 ran" in after.err and "every stage is up to date" not in after.err
+
+
+def test_noop_run_with_a_missing_key_fails_as_the_full_path_does(
+    ran: Project, tmp_path: Path
+) -> None:
+    status(ran.root, tmp_path)
+    _, modules = status(ran.root, tmp_path, verb="run")
+    assert heavy(modules) == []
+    for key in (ran.config_dir / "keys").iterdir():
+        key.rename(tmp_path / key.name)
+    after, _ = status(ran.root, tmp_path, verb="run")
+    assert after.code == 2 and "error:" in after.err
