@@ -99,7 +99,8 @@ def _rows(root: Path, git_dir: Path, state: NoopState, stages: list[str] | None)
     if any("://" in p for p in paths):
         return None  # object-store paths: their own (metadata) cache, on the full path
     ordered = sorted(paths)
-    if not all((root / p).exists() or (root / p).is_symlink() for p in ordered):
+    base = str(root)
+    if not all(os.path.lexists(os.path.join(base, p)) for p in ordered):  # a dangling link counts
         return None
     with StatCache(StatCache.default_path(git_dir)) as cache:
         digests = cached_digests(ordered, root=root, cache=cache)
