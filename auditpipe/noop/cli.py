@@ -1,5 +1,5 @@
 """``status`` and ``run`` answered before the CLI framework loads: plain
-``auditpipe status [STAGE...] [--json]`` and ``auditpipe run`` when every
+``auditpipe status [STAGE...] [--json]`` and ``auditpipe run [-j N]`` when every
 selected stage is up to date by the verified state; anything else (other
 options, a stale stage, any doubt) returns None and the full CLI runs. Prints
 exactly what the full path prints."""
@@ -13,7 +13,7 @@ from pathlib import Path
 
 def fast(tokens: list[str]) -> int | None:
     """The exit code when the fast path answered, else None (nothing printed)."""
-    if tokens == ["run"]:
+    if tokens[:1] == ["run"] and _plain_run(tokens[1:]):
         return _run()
     if not tokens or tokens[0] != "status":
         return None
@@ -54,3 +54,19 @@ def _run() -> int | None:
         return None if found is None or not found.rows else fast_run(found)
     except Exception:  # a cache: any surprise means the full path answers
         return None
+
+
+def _plain_run(options: list[str]) -> bool:
+    """No options, or only ``-j N`` / ``--jobs N`` (N >= 1): parallelism does not
+    change what a run that skips every stage does."""
+    if options and options[0].startswith("--jobs="):
+        options = ["--jobs", options[0].removeprefix("--jobs=")]
+    if not options:
+        return True
+    return (
+        len(options) == 2
+        and options[0] in ("-j", "--jobs")
+        and options[1].isascii()
+        and options[1].isdigit()
+        and int(options[1]) >= 1
+    )

@@ -106,16 +106,26 @@ def file_digest(path: Path) -> str | None:
         return None
 
 
+# The working tree's trust files (``auditpipe.trust.root``: KEY_DIRS' *.pem and
+# TRUST_FILES), named here so reading them costs no import; a unit test keeps
+# the two lists equal.
+TRUST_KEY_DIRS = ("policies/keys", "policies/people-keys")
+TRUST_FILES = ("policies/identities.yaml", "policies/people.yaml", "policies/sigstore-trust.json")
+
+
 def trust_digest(root: Path) -> str:
-    """Digest of the working tree's trust files: ``policies/keys/*`` and
-    ``policies/identities.yaml`` (names and bytes)."""
+    """Digest of the working tree's trust files (names and bytes): a key
+    revoked or an identity changed sends the next no-op to the full path."""
     digest = hashlib.sha256()
-    keys = root / "policies" / "keys"
-    names = sorted(os.listdir(keys)) if keys.is_dir() else []
-    files = [(f"keys/{n}", keys / n) for n in names] + [
-        ("identities.yaml", root / "policies" / "identities.yaml")
-    ]
-    for name, path in files:
+    files = [
+        f"{folder}/{name}"
+        for folder in TRUST_KEY_DIRS
+        if (root / folder).is_dir()
+        for name in sorted(os.listdir(root / folder))
+        if name.endswith(".pem")
+    ] + list(TRUST_FILES)
+    for name in files:
+        path = root / name
         if path.is_file():
             data = path.read_bytes()
             digest.update(b"%s\0%d\0%s" % (name.encode(), len(data), data))

@@ -256,6 +256,8 @@ def test_noop_run_is_fast_and_prints_what_the_full_path_prints(
     assert (full.code, full.out, full.err) == (fast.code, fast.out, fast.err)
     # Neither re-signs the lock: a no-op run leaves it as it was.
     assert (ran.root / "auditpipe.lock").read_bytes() == lock
+    parallel, modules = status(ran.root, tmp_path, "-j", "2", verb="run")
+    assert heavy(modules) == [] and (parallel.code, parallel.err) == (full.code, full.err)
 
 
 def test_noop_run_after_a_rollback_runs_the_stages(ran: Project, tmp_path: Path) -> None:
