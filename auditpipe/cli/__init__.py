@@ -1,8 +1,10 @@
 """Command-line interface: parse, call the core, render, map errors to exit codes.
 
-One module per verb group; this module wires them together and owns the single
+One module per verb group (registered by ``verbs``); this module owns the single
 handler that turns an ``auditpipe.errors.Error`` into a message and an exit code
-(2 for bad input or environment, 1 when a check said no).
+(2 for bad input or environment, 1 when a check said no). It loads nothing at
+import: a no-op ``status``/``run`` (``auditpipe.noop``) answers before cyclopts,
+rich and the verbs load.
 """
 
 from __future__ import annotations
@@ -10,34 +12,23 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from cyclopts import CycloptsError
-from rich.markup import escape
-
-from auditpipe.cli import (  # noqa: F401  (registers commands)
-    approve_cmd,
-    cache_cmds,
-    export_cmds,
-    fingerprint_cmd,
-    gate_cmds,
-    ledger_cmds,
-    lock_cmds,
-    pipeline_cmds,
-    plots_cmds,
-    policy_cmds,
-    report_cmds,
-    reproduce_cmd,
-    run_cmd,
-    setup_cmds,
-    sync_cmds,
-    trust_cmds,
-)
-from auditpipe.cli.app import app, err
-from auditpipe.errors import Error
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``auditpipe`` console script."""
     tokens = list(sys.argv[1:] if argv is None else argv)
+    from auditpipe.noop.cli import fast
+
+    answered = fast(tokens)
+    if answered is not None:
+        return answered
+    from cyclopts import CycloptsError
+    from rich.markup import escape
+
+    from auditpipe.cli.app import app, err
+    from auditpipe.cli.verbs import register
+    from auditpipe.errors import Error
+
+    register()
     try:
         result = app(tokens)
     except CycloptsError:

@@ -12,7 +12,6 @@ import sys
 from typing import Any
 
 from cyclopts import App
-from rich.console import Console, ConsoleDimensions
 
 from auditpipe import __version__
 
@@ -24,30 +23,11 @@ app = App(
     exit_on_error=False,
 )
 
-UNBOUNDED = 1_000_000
-
-
-class Stream(Console):
-    """A console that fits a terminal's width, and never cuts or wraps anything else.
-
-    Trees and tables lay out to the console width, which rich takes to be 80 when
-    the output is a file, a pipe or a CI log: a digest cut mid-way is worse than a
-    long line there. Asked each time, since tests and callers swap ``sys.stdout``.
-    """
-
-    @property
-    def size(self) -> ConsoleDimensions:
-        size = super().size
-        return size if self.is_terminal else ConsoleDimensions(UNBOUNDED, size.height)
-
-    @size.setter
-    def size(self, new_size: tuple[int, int]) -> None:
-        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
-
-
-# Output goes to stdout; diagnostics and progress go to stderr.
-out = Stream(soft_wrap=True, highlight=False)
-err = Stream(stderr=True, soft_wrap=True, highlight=False)
+# Terminal streams live in ``console`` (no cyclopts), re-exported for the verbs.
+from auditpipe.cli.console import UNBOUNDED as UNBOUNDED  # noqa: E402
+from auditpipe.cli.console import Stream as Stream  # noqa: E402
+from auditpipe.cli.console import err as err  # noqa: E402
+from auditpipe.cli.console import out as out  # noqa: E402
 
 
 def print_json(value: Any) -> None:

@@ -59,6 +59,9 @@ def status(stages: list[str] | None = None, /, *, json: bool = False) -> int:
             rows.append(
                 {"stage": name, "upToDate": up_to_date, "run": assessment.run, "reasons": reasons}
             )
+        from auditpipe.noop.record import record_verified
+
+        record_verified(ledger, planner.assessed.values())
     if json:
         print_json(rows)
         return 0

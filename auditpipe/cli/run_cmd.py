@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from cyclopts import Parameter
 from rich.markup import escape
-from rich.table import Table
 
 from auditpipe.cli.app import app, err, out
 from auditpipe.cli.pipeline_load import _load, _order, _planner
+from auditpipe.cli.run_summary import summary as _summary
 
 if TYPE_CHECKING:
     from auditpipe.pipeline.executor import StageResult
@@ -57,32 +57,6 @@ class _Console:
 
     def notice(self, stage: str, text: str) -> None:
         err.print(f"[yellow]! {escape(stage)}[/]: {escape(text)}")
-
-
-TABLE_WIDTH = 120
-
-
-def _summary(results: list[StageResult]) -> None:
-    table = Table(title="auditpipe run", title_justify="left")
-    for column in ("stage", "result", "duration", "entry / reason"):
-        table.add_column(column, overflow="fold")  # long paths wrap in the cell, never cut
-    for r in results:
-        recorded = r.outcome in ("ran", "skipped", "restored", "failed", "gate_failed") and r.entry
-        detail = r.entry[:12] if recorded and r.entry else ""
-        if r.outcome not in ("ran", "skipped", "restored") and r.reasons:
-            detail = f"{detail} {'; '.join(r.reasons)}".strip()
-        duration = f"{r.duration:.2f}s" if r.outcome in ("ran", "failed", "gate_failed") else "-"
-        table.add_row(escape(r.stage), r.outcome.replace("_", " "), duration, escape(detail))
-    # Where nothing wraps for us (a CI log), a readable width rather than one long row.
-    err.print(table, width=None if err.is_terminal else TABLE_WIDTH)
-    counts = {
-        k: sum(1 for r in results if r.outcome == k)
-        for k in (
-            *("ran", "skipped", "restored", "failed", "gate_failed", "not_run"),
-            *("would_run", "would_restore"),
-        )
-    }
-    err.print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v))
 
 
 def _commands(kind: str, address: str | None) -> CommandExecutor:
@@ -228,11 +202,16 @@ def run(
             from auditpipe.lock.update import update_lock
 
             update_lock(ledger, signing, recorded)
+        if not dry_run:
+            from auditpipe.noop.record import record_verified
+
+            skipped = {r.stage: r.entry for r in results if r.outcome == "skipped"}
+            record_verified(
+                ledger,
+                [a for a in planner.assessed.values() if skipped.get(a.stage) == a.run],
+                lock_written=bool(recorded),
+            )
     _summary(results)
-    if all(r.outcome == "skipped" for r in results):
-        err.print("every stage is up to date")
-    elif all(r.outcome in ("skipped", "restored") for r in results):
-        err.print("every stage is up to date (restored from the cache)")
     if push and not dry_run:
         from auditpipe.cli.sync_cmds import anchored_sync
         from auditpipe.cli.trust_cmds import open_trust_root

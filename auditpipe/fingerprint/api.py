@@ -18,8 +18,8 @@ from pathlib import PurePath
 
 from auditpipe.errors import FingerprintError
 from auditpipe.fingerprint import formats
+from auditpipe.fingerprint.engine import CONTENT_ALGORITHM, engine_tag
 from auditpipe.fingerprint.fs import FileStat, FileSystem, LocalFileSystem, as_filesystem, os_error
-from auditpipe.fingerprint.hashing import HashJob, hash_files
 from auditpipe.fingerprint.model import Fingerprint, TableInfo
 from auditpipe.fingerprint.observer import NullObserver, ProgressObserver
 from auditpipe.fingerprint.statcache import StatCache
@@ -98,17 +98,14 @@ def _resolve(
     return target
 
 
-def _digests(
-    fs: FileSystem,
-    targets: Sequence[_Target],
-    cache: StatCache | None,
-    workers: int | None,
-    observer: ProgressObserver,
-) -> dict[str, tuple[str, int]]:
-    """(sha256, size) of every regular file in ``targets``, from the cache or hashed."""
+def _cached(
+    fs: FileSystem, targets: Sequence[_Target], cache: StatCache | None
+) -> tuple[dict[str, tuple[str, int]], dict[str, tuple[FileStat, str]]]:
+    """(sha256, size) of the files the stat cache knows unchanged, and the files
+    left to hash (path -> stat and the name to show)."""
     use_cache = cache is not None and cache.enabled and fs.stable_identity
     known: dict[str, tuple[str, int]] = {}
-    jobs: dict[str, HashJob] = {}
+    todo: dict[str, tuple[FileStat, str]] = {}
     for target in targets:
         cached = {}
         if use_cache and cache is not None:
@@ -118,16 +115,30 @@ def _digests(
             elif (hit := cache.lookup(key)) is not None:
                 cached = {key: hit}
         for entry in target.entries:
-            if entry.target is not None or entry.path in known or entry.path in jobs:
+            if entry.target is not None or entry.path in known or entry.path in todo:
                 continue
             hit = cached.get(os.fsencode(entry.path)) if cached else None
             if hit is not None and hit.matches(entry.stat):
                 known[entry.path] = (hit.sha256, hit.size)
             else:
                 shown = target.display if target.stat.kind == "file" else None
-                jobs[entry.path] = HashJob(
-                    entry.path, entry.stat, shown or _child(target.display, entry.rel)
-                )
+                todo[entry.path] = (entry.stat, shown or _child(target.display, entry.rel))
+    return known, todo
+
+
+def _digests(
+    fs: FileSystem,
+    targets: Sequence[_Target],
+    cache: StatCache | None,
+    workers: int | None,
+    observer: ProgressObserver,
+) -> dict[str, tuple[str, int]]:
+    """(sha256, size) of every regular file in ``targets``, from the cache or hashed."""
+    from auditpipe.fingerprint.hashing import HashJob, hash_files
+
+    use_cache = cache is not None and cache.enabled and fs.stable_identity
+    known, todo = _cached(fs, targets, cache)
+    jobs = {path: HashJob(path, stat, shown) for path, (stat, shown) in todo.items()}
     if not jobs:
         return known
     pending = list(jobs.values())
@@ -159,13 +170,12 @@ def _describe_table(
     content: bool,
     cache: StatCache | None,
 ) -> TableInfo:
-    from auditpipe.fingerprint import content as content_mod
-    from auditpipe.fingerprint import table
-
+    # The cache key names the engine without importing it: an unchanged table
+    # costs no pyarrow import (~0.3 s).
     variant = ":".join(
-        (fmt, "content" if content else "meta", _TABLE_CACHE_VERSION, content_mod.ALGORITHM)
+        (fmt, "content" if content else "meta", _TABLE_CACHE_VERSION, CONTENT_ALGORITHM)
     )
-    variant += ":" + table.ENGINE
+    variant += ":" + engine_tag()
     if cache is not None and cache.enabled:
         hit = cache.get_table(sha256, variant)
         if hit is not None:
@@ -173,6 +183,8 @@ def _describe_table(
                 return TableInfo.from_dict(hit)
             except (KeyError, TypeError, ValueError):
                 pass
+    from auditpipe.fingerprint import table
+
     info = table.describe(fs, fmt, target.path, target.display, files=files, content=content)
     if cache is not None and cache.enabled:
         cache.put_table(sha256, variant, info.to_dict())
@@ -270,3 +282,24 @@ def fingerprint(
         workers=workers,
         observer=observer,
     )[0]
+
+
+def cached_digests(
+    paths: Sequence[str], *, root: StrPath, cache: StatCache
+) -> dict[str, str] | None:
+    """The sha256 of each repo-relative path (file, directory or symlink) when the
+    stat cache knows every file in it unchanged; None when anything would need
+    reading, is missing, or cannot be resolved. Reads no file's bytes."""
+    if not cache.enabled:
+        return None
+    fsys = as_filesystem(None)
+    root_path = fsys.realpath(fsys.abspath(os.fspath(root)))
+    parents: dict[str, str] = {}
+    try:
+        targets = [_resolve(fsys, os.path.join(root_path, p), root_path, parents) for p in paths]
+    except (FingerprintError, OSError):
+        return None
+    known, todo = _cached(fsys, targets, cache)
+    if todo:
+        return None
+    return {p: _assemble(fsys, t, known)[0].sha256 for p, t in zip(paths, targets, strict=True)}

@@ -37,9 +37,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from auditpipe.fingerprint.engine import CONTENT_ALGORITHM
 from auditpipe.fingerprint.model import json_safe
 
-ALGORITHM = "auditpipe-content-v1"
+ALGORITHM = CONTENT_ALGORITHM
 
 
 def normalized_type(t: pa.DataType) -> str:

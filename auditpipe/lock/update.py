@@ -13,12 +13,16 @@ from auditpipe.ledger.ledger import Ledger
 from auditpipe.lock.files import read_lock, write_lock
 from auditpipe.lock.model import Lock, note_lines
 from auditpipe.signing.interface import Signer
-from auditpipe.transparency.note import SignedNote
+from auditpipe.transparency.note import SignedNote, still_signed
 
 
-def checkpoint_lines(ledger: Ledger, signer: Signer | None) -> list[str] | None:
+def checkpoint_lines(
+    ledger: Ledger, signer: Signer | None, previous: list[str] | None = None
+) -> list[str] | None:
     """The signed checkpoint over the ledger head, as lock lines (None: the signer
-    cannot sign notes, e.g. keyless)."""
+    cannot sign notes, e.g. keyless). ``previous`` lines are kept when they already
+    say exactly that, signed by this signer: a no-op run leaves the lock as it was
+    instead of re-signing it (ECDSA signatures differ each time)."""
     from auditpipe.signing.local import LocalSigner
 
     try:
@@ -30,6 +34,8 @@ def checkpoint_lines(ledger: Ledger, signer: Signer | None) -> list[str] | None:
     if anchored.checkpoint is None or not isinstance(signer, LocalSigner):
         return None
     body = anchored.checkpoint.body()
+    if still_signed(previous, body, signer.public_key()):
+        return previous
     note = SignedNote(body, (signer.note_signature(body, anchored.checkpoint.origin),))
     return note_lines(note.render())
 
@@ -45,7 +51,9 @@ def update_lock(
     merged = dict(stages) if replace or old is None else {**old.stages, **stages}
     lock = Lock(
         stages=dict(sorted(merged.items())),
-        checkpoint=checkpoint_lines(ledger, signer),
+        checkpoint=checkpoint_lines(
+            ledger, signer, old.checkpoint if old and old.stages == merged else None
+        ),
         cosignatures=old.cosignatures if old else None,
     )
     return write_lock(ledger.workspace, lock)

@@ -9,7 +9,6 @@ still has the digest that run recorded.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +17,11 @@ from typing import Any
 from auditpipe.fingerprint import Fingerprint, StatCache, fingerprint_many
 from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.ledger import Ledger
-from auditpipe.manifest.canonical import canonical_bytes
 from auditpipe.manifest.predicates import StageRun
 from auditpipe.pipeline.diff import flatten
-from auditpipe.pipeline.paramfile import read_params_file
 from auditpipe.pipeline.params import missing_params
-from auditpipe.pipeline.spec import PipelineSpec, StageSpec, select_params
+from auditpipe.pipeline.spec import PipelineSpec, StageSpec
+from auditpipe.pipeline.stagekey import StageInputs, stage_key
 from auditpipe.storage import is_url
 
 
@@ -61,7 +59,9 @@ class Planner:
         self.ledger = ledger
         self.params_doc = params_doc
         self.cache = cache
-        self._files: dict[str, dict[str, Any]] = {}  # other params files, read once
+        self._inputs = StageInputs(spec, params_doc)
+        self.assessed: dict[str, Assessment] = {}
+        """The latest assessment of each stage (what the no-op state records)."""
 
     def fingerprints(
         self, paths: Sequence[str], *, content: bool = False
@@ -83,45 +83,19 @@ class Planner:
         return result
 
     def params_for(self, stage: StageSpec) -> dict[str, Any]:
-        """The values ``stage`` reads: keys of the pipeline's params file as they
-        are, keys of other files (a dvc.yaml's ``{file: [keys]}``) as ``file:key``
-        and a whole other file as ``file``."""
-        found = select_params(
-            self.params_doc, stage.params, params_path=self.spec.params_file, stage=stage.name
-        )
-        for file, keys in stage.param_files:
-            doc = self._params_file(stage, file)
-            if not keys:
-                found[file] = doc
-                continue
-            picked = select_params(doc, keys, params_path=file, stage=stage.name)
-            found.update({f"{file}:{key}": value for key, value in picked.items()})
-        return found
-
-    def _params_file(self, stage: StageSpec, file: str) -> dict[str, Any]:
-        if file not in self._files:
-            if file == self.spec.params_file:
-                self._files[file] = dict(self.params_doc)
-            else:
-                self._files[file] = read_params_file(
-                    self.spec.root / file,
-                    missing_hint=f"create {file}, or remove it from the params of {stage.name!r}",
-                )
-        return self._files[file]
+        """The values ``stage`` reads (see ``StageInputs.params_for``)."""
+        return self._inputs.params_for(stage)
 
     def suites_for(self, stage: StageSpec) -> dict[str, str]:
-        suites = sorted({suite for _data, suite in stage.validate})
-        digests = {}
-        for suite in suites:
-            path = self.spec.root / suite
-            try:
-                digests[suite] = hashlib.sha256(path.read_bytes()).hexdigest()
-            except OSError:
-                digests[suite] = "missing"
-        return digests
+        return self._inputs.suites_for(stage)
 
     def assess(self, stage: StageSpec, *, force: bool = False) -> Assessment:
         """Is ``stage`` up to date right now? If not, why not."""
+        found = self._assess(stage, force)
+        self.assessed[stage.name] = found
+        return found
+
+    def _assess(self, stage: StageSpec, force: bool) -> Assessment:
         if stage.frozen and not force:
             # DVC's frozen: never re-run, whatever changed; but its outputs must exist.
             outputs = self.fingerprints(stage.all_outputs)
@@ -286,22 +260,6 @@ class Planner:
             if suite in old_suites and old_suites[suite] != digest:
                 reasons.append(f"validation suite {suite} changed")
         return reasons or _definition_reasons(stage, run)
-
-
-def stage_key(
-    stage: StageSpec,
-    deps: Mapping[str, str],
-    params: Mapping[str, Any],
-    suites: Mapping[str, str],
-) -> str:
-    """sha256 of everything that, when it changes, makes a stage re-run."""
-    body = {
-        "definition": stage.definition(),
-        "deps": dict(sorted(deps.items())),
-        "params": dict(params),
-        "suites": dict(suites),
-    }
-    return hashlib.sha256(canonical_bytes(body)).hexdigest()
 
 
 def _outputs_match(entry: Entry, stage: StageSpec, outputs: Mapping[str, Fingerprint]) -> bool:

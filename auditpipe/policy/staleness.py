@@ -62,8 +62,8 @@ def stale_reasons(run: StageRun, tree: TreeState) -> list[str]:
 
 def _by_stage_key(run: StageRun, tree: TreeState, recorded: dict[str, Any]) -> list[str]:
     from auditpipe.fingerprint import fingerprint_many
-    from auditpipe.pipeline.planner import stage_key
     from auditpipe.pipeline.spec import select_params
+    from auditpipe.pipeline.stagekey import stage_key
 
     stage = tree.spec.stages.get(run.stage)
     if stage is None:

@@ -24,15 +24,16 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from auditpipe.errors import ConfigError, SigningKeyError
+from auditpipe.errors import ConfigError
 from auditpipe.signing.composite import CompositeVerifier
 from auditpipe.signing.identities import TrustedIdentity
 from auditpipe.signing.interface import Signer, Verifier
-from auditpipe.signing.keys import (
-    DEFAULT_KEY_NAME,
-    PASSPHRASE_ENV,
-    KeyStore,
-)
+
+# Re-exported: callers read the key settings' names from here.
+from auditpipe.signing.keys import DEFAULT_KEY_NAME as DEFAULT_KEY_NAME
+from auditpipe.signing.keys import KEY_ENV as KEY_ENV
+from auditpipe.signing.keys import PASSPHRASE_ENV as PASSPHRASE_ENV
+from auditpipe.signing.keys import KeyStore, load_signing_key
 from auditpipe.signing.local import LocalSigner, LocalVerifier
 
 # Cheap: auditpipe.signing.sigstore imports sigstore itself only when it signs or verifies.
@@ -48,7 +49,6 @@ from auditpipe.workspace import Workspace
 if TYPE_CHECKING:
     from auditpipe.trust.root import TrustRoot
 
-KEY_ENV = "AUDITPIPE_KEY"
 SIGNER_CHOICES = ("local", "sigstore", "auto")
 PIPELINE_FILE = "auditpipe.yaml"
 
@@ -57,16 +57,7 @@ def local_signer(
     key_name: str | None = None, passphrase_env: str | None = None, store: KeyStore | None = None
 ) -> LocalSigner:
     """The user's local key signer: ``--key`` / ``$AUDITPIPE_KEY`` / ``default``."""
-    name = key_name or os.environ.get(KEY_ENV) or DEFAULT_KEY_NAME
-    env_name = passphrase_env or PASSPHRASE_ENV
-    if passphrase_env and passphrase_env not in os.environ:
-        raise SigningKeyError(
-            f"environment variable {passphrase_env} (from --passphrase-env) is not set",
-            hint=f"export {passphrase_env} with the key's passphrase",
-        )
-    passphrase = os.environ.get(env_name)
-    keys = store or KeyStore()
-    key = keys.private_key(name, passphrase.encode() if passphrase else None)
+    name, key = load_signing_key(key_name, passphrase_env, store)
     return LocalSigner(key, name)
 
 

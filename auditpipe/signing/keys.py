@@ -25,6 +25,7 @@ from auditpipe.faults import os_fault
 KEY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 DEFAULT_KEY_NAME = "default"
 PASSPHRASE_ENV = "AUDITPIPE_PASSPHRASE"
+KEY_ENV = "AUDITPIPE_KEY"
 TRUSTED_KEYS_DIR = Path("policies") / "keys"
 
 
@@ -242,3 +243,20 @@ class TrustedKeys:
                 )
             keys[keyid] = key
         return keys
+
+
+def load_signing_key(
+    key_name: str | None = None, passphrase_env: str | None = None, store: KeyStore | None = None
+) -> tuple[str, ec.EllipticCurvePrivateKey]:
+    """The user's local key: ``--key`` / ``$AUDITPIPE_KEY`` / ``default``, unlocked
+    with the passphrase in ``passphrase_env`` (default ``$AUDITPIPE_PASSPHRASE``)."""
+    name = key_name or os.environ.get(KEY_ENV) or DEFAULT_KEY_NAME
+    env_name = passphrase_env or PASSPHRASE_ENV
+    if passphrase_env and passphrase_env not in os.environ:
+        raise SigningKeyError(
+            f"environment variable {passphrase_env} (from --passphrase-env) is not set",
+            hint=f"export {passphrase_env} with the key's passphrase",
+        )
+    passphrase = os.environ.get(env_name)
+    keys = store or KeyStore()
+    return name, keys.private_key(name, passphrase.encode() if passphrase else None)

@@ -36,6 +36,9 @@ class LocalSigner(Signer):
             payload, signature, self._identity.keyid, payload_type, self._signature_keyid
         )
 
+    def public_key(self) -> ec.EllipticCurvePublicKey:
+        return self._key.public_key()
+
     def note_signature(self, text: str, name: str) -> NoteSignature:
         """A C2SP signed-note signature line over ``text`` (ledger checkpoints)."""
         return sign_note(text, name, self._key)

@@ -117,3 +117,27 @@ def parse_note(data: str) -> SignedNote:
 def _check_name(name: str) -> None:
     if not name or any(c.isspace() or c == "+" for c in name):
         raise ManifestError(f"{name!r} is not a signed-note key name (non-empty, no spaces or '+')")
+
+
+def still_signed(
+    lines: list[str] | None, body: str | None, public_key: ec.EllipticCurvePublicKey
+) -> bool:
+    """Whether a note kept as lines (the lock's ``checkpoint``) has text ``body``
+    (None: whatever it holds) and a valid signature by ``public_key`` under its
+    origin's name, so signing it again would say nothing new."""
+    if not lines:
+        return False
+    try:
+        note = parse_note("\n".join(lines) + "\n")
+    except ManifestError:
+        return False
+    if body is not None and note.text != body:
+        return False
+    der = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    origin = note.text.split("\n", 1)[0]
+    try:
+        return bool(verify_note(note, origin, {hashlib.sha256(der).hexdigest(): public_key}))
+    except ManifestError:
+        return False

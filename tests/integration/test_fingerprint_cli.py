@@ -29,8 +29,10 @@ Cli = Callable[..., Result]
 RUNNER = """
 import os, sys
 import auditpipe.cli.fingerprint_cmd
-import auditpipe.fingerprint  # imported lazily by the command: load it while still root
+import auditpipe.fingerprint, auditpipe.fingerprint.hashing  # lazy in the command: load as root
 from auditpipe.cli import main
+import auditpipe.cli.verbs, auditpipe.noop.cli  # main loads these lazily: load them as root
+auditpipe.cli.verbs.register()
 uid = os.environ.pop("AUDITPIPE_TEST_DROP_TO_UID", None)
 if uid is not None:
     os.setgroups([])

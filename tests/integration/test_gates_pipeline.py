@@ -234,7 +234,7 @@ def test_commands_that_run_no_gate_never_import_great_expectations(
         text=True,
     )
     assert traced.returncode == 0
-    assert "auditpipe.pipeline.planner" in traced.stderr  # the trace is real
+    assert "auditpipe.pipeline.spec" in traced.stderr  # the trace is real
     assert "great_expectations" not in traced.stderr
 
 

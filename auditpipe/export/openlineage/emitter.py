@@ -27,6 +27,7 @@ from auditpipe.export.openlineage.events import (
     start_event,
 )
 from auditpipe.export.openlineage.runid import new_run_id
+from auditpipe.export.openlineage.switch import configured as configured
 from auditpipe.pipeline.facts import code_state, now_rfc3339
 from auditpipe.pipeline.recorder import CODE_SUFFIXES, material
 
@@ -47,18 +48,6 @@ class Sender(Protocol):
 
     def prepare(self) -> None: ...
     def __call__(self, event: dict[str, Any]) -> None: ...
-
-
-def configured(cwd: Path | None = None) -> bool:
-    """Whether the environment configures an OpenLineage client (and does not disable it)."""
-    if os.environ.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
-        return False
-    if os.environ.get("OPENLINEAGE_URL") or os.environ.get("OPENLINEAGE_CONFIG"):
-        return True
-    if any(k.startswith("OPENLINEAGE__TRANSPORT") for k in os.environ):
-        return True
-    files = [(cwd or Path.cwd()) / "openlineage.yml", Path.home() / ".openlineage/openlineage.yml"]
-    return any(p.is_file() for p in files)
 
 
 def timeout_setting() -> float:

@@ -9,9 +9,9 @@ import pytest
 
 from auditpipe.errors import ConfigError
 from auditpipe.pipeline.outs import DEFAULT, OutOptions
-from auditpipe.pipeline.planner import stage_key
 from auditpipe.pipeline.spec import load_pipeline
 from auditpipe.pipeline.stage import StageSpec
+from auditpipe.pipeline.stagekey import stage_key
 
 TODAY = """\
 stages:

@@ -8,8 +8,8 @@ import pytest
 
 from auditpipe.errors import ConfigError
 from auditpipe.pipeline.outs import OutOptions
-from auditpipe.pipeline.planner import stage_key
 from auditpipe.pipeline.spec import load_pipeline
+from auditpipe.pipeline.stagekey import stage_key
 
 
 def _gen(root: Path, files: dict[str, str]) -> None:
