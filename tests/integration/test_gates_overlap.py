@@ -5,6 +5,7 @@ exit 2 naming the file, and a run with no gate to run never imports GX."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shlex
 import subprocess
@@ -162,3 +163,24 @@ def test_runs_with_no_gate_to_run_never_import_great_expectations(gated: Project
     gated.gen({"steps/summarize.py": SUMMARIZE + "# changed\n"})
     assert run() == "exit 0 False"  # only the ungated stage runs
     assert run() == "exit 0 False"  # nothing to do
+
+
+def test_commands_that_loaded_gx_leave_with_their_code_and_all_their_output(
+    gated: Project,
+) -> None:
+    # Such commands skip the interpreter's teardown of GX (auditpipe.cli.shutdown):
+    # piped, block-buffered output must still arrive whole, and the code unchanged.
+    from tests.unit.gates.helpers import write_parquet
+
+    write_parquet(
+        gated.root / "data/wine.parquet", {"alcohol": [9.0] * 2000, "cultivar": [7] * 2000}
+    )
+    args = ("validate", "data/wine.parquet", "--suite", "expectations/wine.json", "--json")
+    result = run_auditpipe(gated.root, *args)
+    assert result.code == 1, result.err
+    record = json.loads(result.out)
+    assert record["success"] is False
+    assert {f["column"] for f in record["failedExpectations"]} == {None, "alcohol", "cultivar"}
+    passing = run_auditpipe(gated.root, "run", "make")
+    assert passing.code == 0, passing.err
+    assert "1 ran" in passing.err  # the run's summary, printed last
