@@ -147,13 +147,9 @@ class Executor:
 
     def run(self, order: Sequence[str]) -> list[StageResult]:
         self.gates = RunGates(self.root, self.stages, order)
-        try:
-            results = self._run(order)
-        except Interrupted:
-            raise  # the loader's thread is a daemon: nothing waits for it
-        except BaseException:
-            self.gates.close()
-            raise
+        # On an error the loader's thread (a daemon) is left to the interpreter:
+        # the error is shown without waiting for an import nobody needs.
+        results = self._run(order)
         self.gates.close()
         return results
 

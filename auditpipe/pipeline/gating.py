@@ -41,11 +41,16 @@ class RunGates:
     def command_starts(self, stage: StageSpec) -> None:
         """A stage's command is about to run: start loading GX if a gate may
         follow, and check the stage's suites (``SuiteError`` stops the run)."""
+        if stage.validate:  # what needs no GX first: a broken file never starts the load
+            from auditpipe.gates.suite import read_suite
+
+            for _data, suite in stage.validate:
+                read_suite(self.root / suite, suite)
         with self._lock:
             if not self._ahead:
                 return
             loader = self._loaded()
-        if stage.validate:
+        if stage.validate and loader.ready:
             loader.check([suite for _data, suite in stage.validate])
 
     def stage_done(self, name: str) -> None:
