@@ -54,5 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """``python -m auditpipe`` support."""
-    sys.exit(main())
+    """``python -m auditpipe`` and the console script."""
+    from auditpipe.cli.shutdown import exit_process
+
+    exit_process(main())

@@ -97,9 +97,8 @@ def init(
     stem = (output or data).name.split(".")[0]
     from auditpipe.cli.progress import working
 
-    with working("loading Great Expectations") as beat:
-        _load_gx()
-        beat.set("main", f"drafting a suite from {data}")
+    # GX loads on a thread while the data is read and profiled (see gates.draft)
+    with working(f"loading Great Expectations, drafting a suite from {data}"):
         draft = draft_suite(data, os.fspath(data), name=name or stem)
     if output is None:
         sys.stdout.write(draft.to_json())

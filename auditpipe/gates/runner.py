@@ -41,18 +41,20 @@ def run_gate(
     return validate(suite, data)
 
 
-def validate(suite: Suite, data: GateData) -> Validation:
-    """Run a checked suite on data already read."""
-    return to_validation(suite, data, evaluate(suite, data))
+def validate(suite: Suite, data: GateData, context: Any = None) -> Validation:
+    """Run a checked suite on data already read (in ``context``, a GX Data
+    Context, when one is given; in a new ephemeral one otherwise)."""
+    return to_validation(suite, data, evaluate(suite, data, context))
 
 
-def evaluate(suite: Suite, data: GateData) -> list[Outcome]:
+def evaluate(suite: Suite, data: GateData, context: Any = None) -> list[Outcome]:
     """Each expectation's outcome, as plain data, in GX's order."""
     with gx_session() as gx:
         try:
-            context = ephemeral_context(gx)
-            batch = dataframe_batch(context, data.frame)
-            result = batch.validate(suite.to_gx(), result_format=RESULT_FORMAT)
+            if context is None:
+                context = ephemeral_context(gx)
+            with dataframe_batch(context, data.frame) as batch:
+                result = batch.validate(suite.to_gx(), result_format=RESULT_FORMAT)
             outcomes = [_outcome(r) for r in result.results]
         except Exception as exc:
             # A GX internal failure on input it accepted; report, don't crash.
@@ -91,4 +93,15 @@ def run_stage_gates(root: Path | str, pairs: Sequence[tuple[str, str]]) -> list[
     return [
         run_gate(Path(root, data), Path(root, suite), display_data=data, display_suite=suite)
         for data, suite in pairs
+    ]
+
+
+def run_checked_gates(
+    root: Path | str, pairs: Sequence[tuple[str, str]], suites: Sequence[Suite], context: Any
+) -> list[Validation]:
+    """Run a stage's gates with suites already checked, in one shared GX ``context``
+    (see :class:`~auditpipe.gates.loader.GxLoader`); ``suites`` match ``pairs``."""
+    return [
+        validate(suite, read_data(Path(root, data), data), context)
+        for (data, _path), suite in zip(pairs, suites, strict=True)
     ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import logging
 import threading
 import warnings
@@ -25,6 +26,7 @@ from typing import Any
 
 _LOCK = threading.RLock()
 _GX_LOGGER = "great_expectations"
+_SOURCES = itertools.count()
 
 
 def untyped(module: str) -> Any:
@@ -64,9 +66,18 @@ def ephemeral_context(gx: Any) -> Any:
     return context
 
 
-def dataframe_batch(context: Any, frame: Any) -> Any:
-    """A batch of the whole pandas ``frame`` through a pandas data source."""
-    source = context.data_sources.add_pandas("auditpipe")
-    asset = source.add_dataframe_asset(name="data")
-    definition = asset.add_batch_definition_whole_dataframe("whole")
-    return definition.get_batch(batch_parameters={"dataframe": frame})
+@contextlib.contextmanager
+def dataframe_batch(context: Any, frame: Any) -> Iterator[Any]:
+    """A batch of the whole pandas ``frame`` through a pandas data source.
+
+    The source has a name of its own and is removed afterwards, so one context
+    serves every gate of a run and holds no DataFrame once its gate is done.
+    """
+    name = f"auditpipe-{next(_SOURCES)}"
+    source = context.data_sources.add_pandas(name)
+    try:
+        asset = source.add_dataframe_asset(name="data")
+        definition = asset.add_batch_definition_whole_dataframe("whole")
+        yield definition.get_batch(batch_parameters={"dataframe": frame})
+    finally:
+        context.data_sources.delete(name)

@@ -74,6 +74,15 @@ def load_suite(path: Path, display: str) -> Suite:
     return suite_from_bytes(_read(path, display), display)
 
 
+def read_suite(path: Path, display: str) -> bytes:
+    """The suite file's bytes, checked as far as needs no GX: it exists, is
+    UTF-8 and is a JSON object (:class:`SuiteError` otherwise). Cheap: for
+    checks made before Great Expectations has loaded."""
+    raw = _read(path, display)
+    _parse(_decode(raw, display), display)
+    return raw
+
+
 def suite_from_bytes(raw: bytes, display: str) -> Suite:
     """Check a suite given as the bytes of its file."""
     text = _decode(raw, display)

@@ -4,9 +4,10 @@ Each selected stage is assessed when its upstream stages have finished (so a
 re-run upstream that produces identical outputs does not force a re-run
 downstream); stale stages run their command, stream its output with a stage
 prefix, and are recorded, failed ones included. A stage with ``validate``
-gates has its suites checked before its command runs (a broken suite is a
-``SuiteError``: nothing runs or is recorded for it) and its gates run after the
-command succeeds; a failed gate makes the run ``gate_failed``. A failed stage
+gates has its suites checked before its command runs and its gates run after
+the command succeeds, Great Expectations loading meanwhile (``gating``); a
+broken suite is a ``SuiteError`` (exit 2, nothing recorded for the stage) and a
+failed gate makes the run ``gate_failed``. A failed stage
 or gate stops its downstream; without ``keep_going`` nothing new starts after a
 failure. On Ctrl-C/SIGTERM children are killed and interrupted runs are not
 recorded.
@@ -23,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from auditpipe.errors import Error, GateError
+from auditpipe.errors import Error
 from auditpipe.export.openlineage.listener import QuietListener, RunListener
 from auditpipe.manifest.predicates import Validation
 from auditpipe.pipeline.dag import Dag
 from auditpipe.pipeline.executors.interface import CommandExecutor, Placement
+from auditpipe.pipeline.gating import RunGates
 from auditpipe.pipeline.outputs import StageOutputs
 from auditpipe.pipeline.planner import Assessment, Planner
 from auditpipe.pipeline.spec import StageSpec
@@ -141,8 +143,17 @@ class Executor:
 
             commands = LocalExecutor()
         self.commands: CommandExecutor = commands
+        self.gates = RunGates(self.root, stages, ())
 
     def run(self, order: Sequence[str]) -> list[StageResult]:
+        self.gates = RunGates(self.root, self.stages, order)
+        # On an error the loader's thread (a daemon) is left to the interpreter:
+        # the error is shown without waiting for an import nobody needs.
+        results = self._run(order)
+        self.gates.close()
+        return results
+
+    def _run(self, order: Sequence[str]) -> list[StageResult]:
         selected = set(order)
         pending = list(order)
         results: dict[str, StageResult] = {}
@@ -157,6 +168,7 @@ class Executor:
                         blocked = [u for u in ups if u in results and _blocks(results[u])]
                         if blocked:
                             pending.remove(name)
+                            self.gates.stage_done(name)
                             results[name] = StageResult(
                                 name,
                                 "not_run",
@@ -171,6 +183,7 @@ class Executor:
                     finished, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
                     for future in finished:
                         name = running.pop(future)
+                        self.gates.stage_done(name)
                         results[name] = future.result()
                         self.observer.stage_finished(results[name])
                         if (
@@ -216,14 +229,7 @@ class Executor:
             return restored
         if self.dry_run:
             return StageResult(stage.name, "would_run", reasons=assessment.reasons)
-        if stage.validate:
-            from auditpipe.gates import check_suites  # imports great_expectations
-
-            self.observer.working(stage.name, "loading Great Expectations, checking suites")
-            try:
-                check_suites(self.root, stage.validate)  # raises SuiteError before the command
-            finally:
-                self.observer.working(stage.name, None)
+        self.gates.command_starts(stage)  # GX loads meanwhile; a broken suite raises
         if self.outputs is not None:
             with self._lock:
                 notices = self.outputs.clear(stage, assessment.outputs)
@@ -247,11 +253,16 @@ class Executor:
             return StageResult(stage.name, "not_run", reasons=("interrupted",))
         if stage.validate and execution.exit_code == 0 and execution.failure is None:
             data = ", ".join(dict.fromkeys(d for d, _suite in stage.validate))
-            self.observer.working(stage.name, f"validating {data}")
+            loading = "" if self.gates.ready else "loading Great Expectations, then "
+            self.observer.working(stage.name, f"{loading}validating {data}")
             try:
-                self._validate(stage, execution)
+                execution.validations, failure = self.gates.validate(stage)
+            except Error:
+                self.lineage.aborted(run_id)  # an unusable suite: nothing is recorded
+                raise
             finally:
                 self.observer.working(stage.name, None)
+            execution.failure = execution.failure or failure
         with self._lock:
             entry = self.recorder.record(stage, assessment, execution)
             self.lineage.recorded(run_id, entry)
@@ -368,16 +379,6 @@ class Executor:
 
             return exists(output)
         return os.path.lexists(os.path.join(self.root, output))
-
-    def _validate(self, stage: StageSpec, execution: Execution) -> None:
-        """Run the stage's gates on what its command wrote; a gate that cannot
-        run (unreadable output, say) fails the run, since the command made it."""
-        from auditpipe.gates import run_stage_gates
-
-        try:
-            execution.validations = run_stage_gates(self.root, stage.validate)
-        except GateError as exc:
-            execution.failure = f"validation could not run: {exc.diagnostics()}"
 
 
 def _blocks(result: StageResult) -> bool:

@@ -1,0 +1,96 @@
+"""The gates of one ``auditpipe run``: Great Expectations loaded once, while stages run.
+
+GX starts loading (:class:`~auditpipe.gates.loader.GxLoader`, a background
+thread) when the first stage command of the run starts while a stage with
+``validate`` gates is still to come or is that stage, so the import overlaps
+the command; every gate of the run then shares the one load and context. A run
+whose gated stages are all skipped, restored or dry never imports GX.
+
+Before a gated stage's command runs its suites are checked as far as is
+possible then (always the file and its JSON; fully once GX has loaded); a
+suite GX refuses surfaces at the latest when the gate would run, as the
+``SuiteError`` naming the file (exit 2, nothing recorded for the stage).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from auditpipe.errors import GateError
+from auditpipe.pipeline.spec import StageSpec
+
+if TYPE_CHECKING:
+    from auditpipe.gates.loader import GxLoader
+    from auditpipe.manifest.predicates import Validation
+
+
+class RunGates:
+    """One per run: when GX loads, and the gates of each stage."""
+
+    def __init__(self, root: Path | str, stages: Mapping[str, StageSpec], selected: Iterable[str]):
+        self.root = Path(root)
+        chosen = [stages[name] for name in selected]
+        self._ahead = {s.name for s in chosen if s.validate}
+        self._suites = [suite for s in chosen for _data, suite in s.validate]
+        self._lock = threading.Lock()
+        self._loader: GxLoader | None = None
+
+    def command_starts(self, stage: StageSpec) -> None:
+        """A stage's command is about to run: start loading GX if a gate may
+        follow, and check the stage's suites (``SuiteError`` stops the run)."""
+        if stage.validate:  # what needs no GX first: a broken file never starts the load
+            from auditpipe.gates.suite import read_suite
+
+            for _data, suite in stage.validate:
+                read_suite(self.root / suite, suite)
+        with self._lock:
+            if not self._ahead:
+                return
+            loader = self._loaded()
+        if stage.validate and loader.ready:
+            loader.check([suite for _data, suite in stage.validate])
+
+    def stage_done(self, name: str) -> None:
+        """``name`` finished (whatever happened): its gates are no longer ahead."""
+        with self._lock:
+            self._ahead.discard(name)
+
+    def validate(self, stage: StageSpec) -> tuple[list[Validation], str | None]:
+        """Run the stage's gates on what its command wrote: the results, and
+        why they could not run, if they could not.
+
+        A suite that cannot be used, or GX failing to load, raises (exit 2,
+        nothing recorded); a gate that cannot run on the data (unreadable
+        output, say) is a failure of the run, since the command made that data.
+        """
+        from auditpipe.gates.runner import run_checked_gates
+
+        with self._lock:
+            loader = self._loaded()
+        suites = [loader.suite(path) for _data, path in stage.validate]
+        context = loader.context()
+        try:
+            return run_checked_gates(self.root, stage.validate, suites, context), None
+        except GateError as exc:
+            return [], f"validation could not run: {exc.diagnostics()}"
+
+    @property
+    def ready(self) -> bool:
+        """Whether GX has finished loading (a gate need not wait for it)."""
+        return self._loader is not None and self._loader.ready
+
+    def close(self) -> None:
+        """Let a load that was started finish (no import left running at exit)."""
+        if self._loader is not None:
+            self._loader.close()
+
+    def _loaded(self) -> GxLoader:
+        if self._loader is None:
+            from auditpipe.gates.loader import GxLoader
+
+            self._loader = GxLoader(self.root, self._suites)
+            self._loader.start()
+        return self._loader
