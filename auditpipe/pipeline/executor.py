@@ -239,8 +239,9 @@ class Executor:
             moved = changed(remote_deps)
             if moved:
                 execution.failure = (
-                    f"{', '.join(moved)} changed while the stage ran; the recorded digest "
-                    "may not be what it read — run again once the data is stable"
+                    f"{', '.join(moved)} changed while the stage ran (ETag or size); the "
+                    "recorded digest may not be what the stage read — run again once the "
+                    "data is stable"
                 )
         if self._stop.is_set() and execution.exit_code is not None and execution.exit_code < 0:
             self.lineage.aborted(run_id)
@@ -350,7 +351,7 @@ class Executor:
                 )
         return execution
 
-    def _remote_state(self, stage: StageSpec) -> dict[str, tuple[int, int] | None]:
+    def _remote_state(self, stage: StageSpec) -> dict[str, object]:
         from auditpipe.storage import is_url
 
         urls = [d for d in stage.deps if is_url(d)]
