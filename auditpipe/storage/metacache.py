@@ -56,18 +56,27 @@ class ObjectCache:
         self._db: sqlite3.Connection | None = None
         if state_dir is None:
             return
-        try:
-            state_dir.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(
-                state_dir / self.FILE, timeout=10.0, isolation_level=None, check_same_thread=False
-            )
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-            self._db = db
-        except (OSError, sqlite3.Error) as exc:
-            log.warning(
-                "object cache in %s is unusable (%s); reading objects again", state_dir, exc
-            )
+        for _attempt in range(2):
+            try:
+                state_dir.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(
+                    state_dir / self.FILE,
+                    timeout=10.0,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+                self._db = db
+                return
+            except sqlite3.DatabaseError as exc:  # not a database: rebuild it once
+                log.warning("object cache %s is unusable (%s); rebuilding it", state_dir, exc)
+                for suffix in ("", "-wal", "-shm"):
+                    with contextlib.suppress(OSError):
+                        (state_dir / f"{self.FILE}{suffix}").unlink()
+            except (OSError, sqlite3.Error) as exc:
+                log.warning("object cache in %s is unusable (%s); reading again", state_dir, exc)
+                return
 
     def _query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         if self._db is None:
@@ -126,7 +135,7 @@ class ObjectCache:
     def put_table(self, digest: str, variant: str, info: dict[str, Any]) -> None:
         self._query(
             "INSERT OR REPLACE INTO tables VALUES (?, ?, ?)",
-            (digest, variant, json.dumps(info, sort_keys=True)),
+            (digest, variant, json.dumps(info)),
         )
 
     def close(self) -> None:

@@ -218,3 +218,24 @@ def test_a_prefix_dependency_is_fingerprinted_like_a_directory(
         local.size,
     )
     assert found["s3://lake/set"].files == 2
+
+
+def test_without_boto3_s3_goes_through_pyarrow_and_says_so_once(
+    s3: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sys
+
+    from auditpipe.storage import objects
+    from auditpipe.storage import s3 as store
+
+    monkeypatch.setitem(sys.modules, "boto3", None)  # `import boto3` raises ImportError
+    monkeypatch.setattr(objects, "_warned", [])
+    store.reset()
+    with caplog.at_level("WARNING"):
+        first = objects.fingerprint_urls(["s3://lake/raw/data.csv"])
+        objects.fingerprint_urls(["s3://lake/raw/data.csv"])
+    fp = first["s3://lake/raw/data.csv"]
+    assert fp.sha256 == hashlib.sha256(RAW).hexdigest()
+    assert fp.etag is None and fp.version_id is None
+    notes = [r.getMessage() for r in caplog.records if "boto3 is not installed" in r.getMessage()]
+    assert len(notes) == 1 and "(size, last-modified)" in notes[0]
