@@ -236,7 +236,11 @@ class Executor:
         if remote_deps and execution.failure is None:
             from auditpipe.storage.objects import changed
 
-            moved = changed(remote_deps)
+            try:
+                moved = changed(remote_deps)
+            except Error as exc:  # e.g. credentials expired while the stage ran
+                moved = []
+                execution.failure = f"cannot re-check the object-store deps: {exc.diagnostics()}"
             if moved:
                 execution.failure = (
                     f"{', '.join(moved)} changed while the stage ran (ETag or size); the "

@@ -21,8 +21,9 @@ from typing import Any
 
 from auditpipe.errors import FingerprintError
 
-# One GET per object, read in large chunks; hashing overlaps the next read.
-CHUNK_BYTES = 8 << 20
+# One GET per object, read on a thread in 2 MiB chunks while this one hashes: measured
+# faster than 8 MiB (fewer cache misses) and than reading and hashing in turn.
+CHUNK_BYTES = 2 << 20
 _CREDENTIAL_CODES = {
     "InvalidAccessKeyId",
     "SignatureDoesNotMatch",
@@ -146,11 +147,12 @@ def _ns(when: Any) -> int:
     return int(when.timestamp() * 1_000_000) * 1000
 
 
-def list_prefix(bucket: str, prefix: str) -> dict[str, ObjectInfo]:
+def list_prefix(bucket: str, prefix: str, shown: str | None = None) -> dict[str, ObjectInfo]:
     """Every object under ``prefix`` (recursive), keyed by key: one paginated listing.
 
-    A bucket that does not exist lists as empty (its objects are missing)."""
-    url = f"s3://{bucket}/{prefix}"
+    A bucket that does not exist lists as empty (its objects are missing).
+    ``shown`` names, in errors, the URLs the listing is for."""
+    url = shown or f"s3://{bucket}/{prefix}"
     found: dict[str, ObjectInfo] = {}
     try:
         pages = client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
@@ -187,7 +189,7 @@ def head(bucket: str, key: str) -> ObjectInfo | None:
 
 def _chunks(body: Any) -> Iterator[bytes]:
     """The body's chunks, read on a thread so hashing one overlaps reading the next."""
-    ready: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=4)
+    ready: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=8)
 
     def pump() -> None:
         try:

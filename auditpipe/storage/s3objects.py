@@ -67,7 +67,11 @@ def resolve(urls: Sequence[str]) -> dict[str, Resolved]:
     for bucket, keys in by_bucket.items():
         listed: dict[str, ObjectInfo] = {}
         for prefix in _listing_prefixes(keys):
-            listed.update(s3.list_prefix(bucket, prefix))
+            wanted = [f"s3://{bucket}/{k}" for k in keys if k.startswith(prefix)]
+            shown = ", ".join(wanted[:3]) + (
+                f" (and {len(wanted) - 3} more)" if len(wanted) > 3 else ""
+            )
+            listed.update(s3.list_prefix(bucket, prefix, shown))
         ordered = sorted(listed)
         for key in keys:
             url = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"

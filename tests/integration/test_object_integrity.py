@@ -160,7 +160,7 @@ def test_refused_credentials_exit_2_naming_the_url_and_their_source(
         run = cli("run")
     for result in (status, run):
         assert result.code == 2, result.err
-        assert "s3://lake/" in result.err
+        assert "s3://lake/raw/data.csv" in result.err
         assert "InvalidAccessKeyId" in result.err
         assert "AWS_ACCESS_KEY_ID" in result.err  # where the refused credentials came from
         assert "Traceback" not in result.err
@@ -239,3 +239,31 @@ def test_without_boto3_s3_goes_through_pyarrow_and_says_so_once(
     assert fp.etag is None and fp.version_id is None
     notes = [r.getMessage() for r in caplog.records if "boto3 is not installed" in r.getMessage()]
     assert len(notes) == 1 and "(size, last-modified)" in notes[0]
+
+
+def test_credentials_revoked_while_the_stage_runs_sign_nothing(
+    s3: Any, s3_server: str, project: Project, cli: Callable[..., Result]
+) -> None:
+    """The after-run ETag check cannot be made: the run fails, no traceback, nothing signed
+    as a success, and the ledger still verifies."""
+    import requests
+
+    revoke = PREPARE + (
+        "import os, urllib.request\n"
+        "url = os.environ['AWS_ENDPOINT_URL'] + '/moto-api/reset-auth'\n"
+        "head = {'Content-Type': 'application/octet-stream'}\n"
+        "urllib.request.urlopen(urllib.request.Request(url, data=b'0', headers=head))\n"
+    )
+    project.gen({"auditpipe.yaml": PIPELINE, "steps/prepare.py": revoke})
+    project.commit("pipeline")
+    try:
+        result = cli("run")
+    finally:
+        requests.post(f"{s3_server}/moto-api/reset-auth", data=b"inf", timeout=10)
+    assert result.code in (1, 2), result.err
+    assert "s3://lake/clean/data.csv" in result.err, result.err
+    assert "InvalidAccessKeyId" in result.err and "AWS_ACCESS_KEY_ID" in result.err
+    assert "Traceback" not in result.err
+    runs = json.loads(cli("log", "--json").out)
+    assert all(run["status"] != "succeeded" for run in runs)
+    assert cli("verify", "--ledger").code == 0
