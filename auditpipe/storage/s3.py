@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -68,13 +69,30 @@ class ObjectInfo:
 
 _lock = threading.Lock()
 _client: Any = None
+_made_for: tuple[str | None, ...] = ()
+# The variables a client is made from: a change (another endpoint, rotated keys) makes a new one.
+_ENV = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
 
 
 def client() -> Any:
     """The process's S3 client (thread-safe once made); raises ``ImportError`` without boto3."""
-    global _client
+    global _client, _made_for
     with _lock:
-        if _client is None:
+        env = tuple(os.environ.get(name) for name in _ENV)
+        if _client is None or env != _made_for:
+            _made_for = env
             import boto3
             import botocore.session
             from botocore.config import Config
