@@ -12,6 +12,7 @@ boto3 is imported here only, and only when an ``s3://`` URL is read.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import os
@@ -243,9 +244,11 @@ def _chunks(body: Any) -> Iterator[bytes]:
             if isinstance(item, BaseException):
                 raise item
             yield item
-    finally:
+    finally:  # stopped early (an error, Ctrl-C): unblock the reader so it can end
         body.close()
-        reader.join(timeout=5)
+        while reader.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.1)
 
 
 def hash_object(bucket: str, info: ObjectInfo) -> tuple[str, str | None]:
