@@ -81,3 +81,20 @@ def test_one_read_for_the_digest_and_none_while_the_etag_holds(
     (again,) = fingerprint_urls([url], state_dir=tmp_path).values()
     assert again == fp
     assert proxy.received - first < 64 << 10  # one listing: no object bytes at all
+
+
+def test_a_partitioned_parquet_prefix_is_profiled_as_a_dataset(
+    proxied: tuple[Any, CountingProxy, bytes], tmp_path: Path
+) -> None:
+    from auditpipe.storage.objects import fingerprint_urls
+
+    client, _proxy, _data = proxied
+    for part, rows in (("a", 3), ("b", 5)):
+        sink = io.BytesIO()
+        pq.write_table(pa.table({"v": list(range(rows))}), sink)
+        client.put_object(Bucket="lake", Key=f"ds/part={part}/0.parquet", Body=sink.getvalue())
+    client.put_object(Bucket="lake", Key="ds/_SUCCESS", Body=b"")
+    (fp,) = fingerprint_urls(["s3://lake/ds"], state_dir=tmp_path).values()
+    assert fp.kind == "directory" and fp.files == 3
+    assert fp.table is not None and fp.table.rows == 8
+    assert fp.table.partitioning == ("part",)
