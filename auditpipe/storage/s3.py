@@ -70,6 +70,7 @@ class ObjectInfo:
 
 _lock = threading.Lock()
 _client: Any = None
+_session: Any = None
 _made_for: tuple[str | None, ...] = ()
 # The variables a client is made from: a change (another endpoint, rotated keys) makes a new one.
 _ENV = (
@@ -88,13 +89,14 @@ _ENV = (
 
 
 def client() -> Any:
-    """The process's S3 client (thread-safe once made); raises ``ImportError`` without boto3."""
-    global _client, _made_for
+    """The process's S3 client (thread-safe once made); ``ImportError`` without boto3/botocore."""
+    global _client, _session, _made_for
     with _lock:
         env = tuple(os.environ.get(name) for name in _ENV)
         if _client is None or env != _made_for:
             _made_for = env
-            import boto3
+            # botocore (boto3's core, installed with it) directly: boto3 itself would
+            # import s3transfer, ~0.1 s of a no-op status we do not use.
             import botocore.session
             from botocore.config import Config
 
@@ -104,7 +106,7 @@ def client() -> Any:
             parsers = core.get_component("response_parser_factory")
             parsers.set_parser_defaults(timestamp_parser=_timestamp)
             config = Config(max_pool_connections=32, retries={"mode": "standard"})
-            _client = boto3.session.Session(botocore_session=core).client("s3", config=config)
+            _client, _session = core.create_client("s3", config=config), core
         return _client
 
 
@@ -128,10 +130,11 @@ def reset() -> None:
 
 
 def credential_source() -> str:
-    """Where boto3 found the credentials, in words a user can act on."""
+    """Where botocore found the credentials, in words a user can act on."""
     try:
-        creds = client()._request_signer._credentials
-    except AttributeError:
+        client()
+        creds = _session.get_credentials() if _session is not None else None
+    except Exception:  # only naming the source of an error already raised
         creds = None
     if creds is None:
         return "no credentials were found (AWS_* variables, AWS_PROFILE, ~/.aws)"

@@ -229,6 +229,7 @@ def test_without_boto3_s3_goes_through_pyarrow_and_says_so_once(
     from auditpipe.storage import s3 as store
 
     monkeypatch.setitem(sys.modules, "boto3", None)  # `import boto3` raises ImportError
+    monkeypatch.setitem(sys.modules, "botocore", None)  # and so does boto3's core
     monkeypatch.setattr(objects, "_warned", [])
     store.reset()
     with caplog.at_level("WARNING"):
