@@ -12,6 +12,7 @@ against the same ETag; the profile is cached by the byte digest.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -146,16 +147,7 @@ def fingerprint_s3(
             fmt, entries = (formats.PARQUET_DATASET, data) if data is not None else (None, [])
         if fmt is not None:
             table = _profile(r, fmt, fp.sha256, entries, content, cache)
-            fp = Fingerprint(
-                fp.path,
-                fp.kind,
-                fp.sha256,
-                fp.size,
-                fp.files,
-                table=table,
-                etag=fp.etag,
-                version_id=fp.version_id,
-            )
+            fp = dataclasses.replace(fp, table=table)
         result[url] = fp
     return result
 
