@@ -144,7 +144,12 @@ def noop_status(s3: Any, aws: dict[str, str], deps: int, repeat: int, log: _Requ
             requests = log.summary()
     status = times["s3"]
     return [
-        (f"one boto3 listing of the {deps} objects (paginated)", f"{listing:.2f} s", "baseline", ""),
+        (
+            f"one boto3 listing of the {deps} objects (paginated)",
+            f"{listing:.2f} s",
+            "baseline",
+            "",
+        ),
         ("no-op status, same stage without S3 deps (CLI floor)", f"{times['floor']:.2f} s", "", ""),
         (
             f"no-op status, {deps} unchanged S3 deps ({requests} over {repeat} runs)",
@@ -186,7 +191,9 @@ def main() -> None:
     finally:
         server.stop()
     load = os.getloadavg()
-    rows.append(("load average (1, 5, 15 min) at the end", " ".join(f"{x:.1f}" for x in load), "", ""))
+    rows.append(
+        ("load average (1, 5, 15 min) at the end", " ".join(f"{x:.1f}" for x in load), "", "")
+    )
     table = ["| figure | measured | ratio / target | met |", "|---|---|---|---|"]
     table += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     text = "\n".join(table)
