@@ -1,4 +1,4 @@
-"""Benchmark of S3 dependencies: prints a table of ratios, writes RESULTS_objects.md.
+"""Benchmark of S3 dependencies: prints a table of ratios, appends it to RESULTS_objects.md.
 
 Usage::
 
@@ -200,10 +200,13 @@ def main() -> None:
     print(text)
     if args.output:
         command = "python bench/objects.py " + " ".join(sys.argv[1:])
-        args.output.write_text(
-            f"# Object stores: S3 dependency fingerprints and no-op status\n\n`{command}` "
-            f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, 2 cores shared)\n\n{text}\n"
-        )
+        # Appended: on a shared machine one run is one sample; the file keeps them all.
+        head = "" if args.output.exists() else "# Object stores: S3 deps, fingerprints, status\n"
+        with args.output.open("a") as out:
+            out.write(
+                f"{head}\n## `{command}` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())},"
+                f" 2 cores shared with other work)\n\n{text}\n"
+            )
 
 
 if __name__ == "__main__":
