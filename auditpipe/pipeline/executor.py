@@ -243,9 +243,9 @@ class Executor:
                 execution.failure = f"cannot re-check the object-store deps: {exc.diagnostics()}"
             if moved:
                 execution.failure = (
-                    f"{', '.join(moved)} changed while the stage ran (ETag or size); the "
-                    "recorded digest may not be what the stage read — run again once the "
-                    "data is stable"
+                    f"{', '.join(moved)} changed while the stage ran (ETag, size or "
+                    "last-modified); the recorded digest may not be what the stage read — "
+                    "run again once the data is stable"
                 )
         if self._stop.is_set() and execution.exit_code is not None and execution.exit_code < 0:
             self.lineage.aborted(run_id)

@@ -87,10 +87,13 @@ def resolve(urls: Sequence[str]) -> dict[str, Resolved]:
     return resolved
 
 
-def state(urls: Sequence[str]) -> dict[str, tuple[tuple[str, int, str], ...] | None]:
-    """(key, size, ETag) of every object each URL names now (None when it names none)."""
+def state(urls: Sequence[str]) -> dict[str, tuple[tuple[str, int, str, int], ...] | None]:
+    """(key, size, ETag, last-modified) of every object each URL names now (None: none).
+
+    Last-modified too: bytes rewritten and then restored end with the ETag they began
+    with, but a reader in between may have read the other bytes."""
     return {
-        url: tuple((o.key, o.size, o.etag) for o in found.objects) or None
+        url: tuple((o.key, o.size, o.etag, o.modified_ns) for o in found.objects) or None
         for url, found in resolve(urls).items()
     }
 

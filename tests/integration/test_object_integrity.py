@@ -111,6 +111,26 @@ def test_a_same_size_rewrite_in_the_same_second_fails_the_run(
     assert run["status"] == "failed" and run["subjects"] == []
 
 
+def test_a_rewrite_and_restore_during_the_stage_fails_the_run(
+    s3: Any, project: Project, cli: Callable[..., Result]
+) -> None:
+    """ABA: other bytes, then the original bytes back. The ETag ends where it began, but
+    the stage may have read the other bytes; the new last-modified gives it away."""
+    aba = (
+        "import time; time.sleep(1.1)\n"  # the restore must land in a later second
+        + PREPARE
+        + "s3.put_object(Bucket='lake', Key='raw/data.csv', Body=b'other bytes!')\n"
+        "s3.put_object(Bucket='lake', Key='raw/data.csv', Body=body)\n"
+    )
+    project.gen({"auditpipe.yaml": PIPELINE, "steps/prepare.py": aba})
+    project.commit("pipeline")
+    result = cli("run")
+    assert result.code == 1, result.err
+    assert "s3://lake/raw/data.csv changed while the stage ran" in result.err
+    (run,) = json.loads(cli("log", "--json").out)
+    assert run["status"] == "failed" and run["subjects"] == []
+
+
 @pytest.mark.parametrize("fault", ["overwritten", "deleted"])
 def test_an_object_that_moves_while_being_hashed_records_nothing(
     fault: str, s3: Any, project: Project, cli: Callable[..., Result]
