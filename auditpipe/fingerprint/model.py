@@ -128,6 +128,8 @@ class Fingerprint:
     bounds it). ``sha256`` is the file's digest, the directory's Merkle digest
     (see ``auditpipe.fingerprint.tree``), or a symlink's target-text digest.
     ``size`` is the byte size (for a directory, the sum of its entries' sizes).
+    ``etag`` and ``version_id`` identify the object version an object-store
+    URL's digest was read from (S3 through boto3 only; ``None`` elsewhere).
     """
 
     path: str
@@ -137,6 +139,8 @@ class Fingerprint:
     files: int | None = None
     target: str | None = None
     table: TableInfo | None = None
+    etag: str | None = None
+    version_id: str | None = None
 
     def to_dict(self) -> dict[str, JSONValue]:
         """A resource descriptor of plain JSON types, ready for a signed manifest."""
@@ -152,6 +156,10 @@ class Fingerprint:
             out["target"] = self.target
         if self.table is not None:
             out["table"] = self.table.to_dict()
+        if self.etag is not None:
+            out["etag"] = self.etag
+        if self.version_id is not None:
+            out["versionId"] = self.version_id
         return out
 
 

@@ -70,6 +70,10 @@ class Material(WireModel):
     files: int | None = None
     table: dict[str, Any] | None = None
     produced_by: str | None = Field(default=None, pattern=SHA256_HEX)
+    etag: str | None = None
+    """An object-store object's ETag when its digest was read (S3; absent for files)."""
+    version_id: str | None = None
+    """The object's version id on a versioned bucket (S3; absent otherwise)."""
 
 
 class FailedExpectation(WireModel):

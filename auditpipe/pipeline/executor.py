@@ -242,11 +242,16 @@ class Executor:
         if remote_deps and execution.failure is None:
             from auditpipe.storage.objects import changed
 
-            moved = changed(remote_deps)
+            try:
+                moved = changed(remote_deps)
+            except Error as exc:  # e.g. credentials expired while the stage ran
+                moved = []
+                execution.failure = f"cannot re-check the object-store deps: {exc.diagnostics()}"
             if moved:
                 execution.failure = (
-                    f"{', '.join(moved)} changed while the stage ran; the recorded digest "
-                    "may not be what it read — run again once the data is stable"
+                    f"{', '.join(moved)} changed while the stage ran (ETag, size or "
+                    "last-modified); the recorded digest may not be what the stage read — "
+                    "run again once the data is stable"
                 )
         if self._stop.is_set() and execution.exit_code is not None and execution.exit_code < 0:
             self.lineage.aborted(run_id)
@@ -361,7 +366,7 @@ class Executor:
                 )
         return execution
 
-    def _remote_state(self, stage: StageSpec) -> dict[str, tuple[int, int] | None]:
+    def _remote_state(self, stage: StageSpec) -> dict[str, object]:
         from auditpipe.storage import is_url
 
         urls = [d for d in stage.deps if is_url(d)]

@@ -79,7 +79,8 @@ class Planner:
         if urls:
             from auditpipe.storage.objects import fingerprint_urls
 
-            result.update(fingerprint_urls(urls, content=content))
+            state = self.cache.path.parent if self.cache is not None else None
+            result.update(fingerprint_urls(urls, content=content, state_dir=state))
         return result
 
     def params_for(self, stage: StageSpec) -> dict[str, Any]:

@@ -89,6 +89,8 @@ def material(fp: Fingerprint, produced_by: str | None = None) -> Material:
         files=fp.files,
         table=fp.table.to_dict() if fp.table is not None else None,
         produced_by=produced_by,
+        etag=fp.etag,
+        version_id=fp.version_id,
     )
 
 

@@ -1,21 +1,29 @@
-"""Fingerprints of objects and prefixes on object stores, read through ``pyarrow.fs``.
+"""Fingerprints of objects and prefixes on object stores: which path reads each store.
 
-The driver streams each object's bytes through sha256 (the same fingerprint
-code as local files, given a ``pyarrow.fs`` filesystem); a prefix is
-fingerprinted like a directory. A missing object is simply absent, as a
-missing local file is.
+``s3://`` goes through boto3 when it is installed (``s3objects``: one listing
+per prefix, ETag and version id recorded, a metadata cache, GETs pinned to the
+ETag). Every other store (gs, abfs, hdfs) -- and S3 without boto3, said once --
+goes through ``pyarrow.fs``: the same fingerprint code as local files, given a
+``pyarrow.fs`` filesystem, with (size, last-modified) as the change check and
+no ETag. A prefix is fingerprinted like a directory; a missing object is
+simply absent, as a missing local file is.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from auditpipe.errors import FingerprintError
 from auditpipe.fingerprint import Fingerprint, fingerprint_many
 from auditpipe.fingerprint.fs import ArrowFileSystem
+
+log = logging.getLogger(__name__)
+_warned: list[bool] = []
 
 # Each read of a pyarrow S3 stream is one ranged GET: read big so a large object
 # costs a few requests, not one per MiB (1 MiB reads were ~70x slower than a GET).
@@ -64,7 +72,7 @@ def _open(url: str) -> tuple[Any, str]:
     return fs, path
 
 
-def exists(url: str) -> bool:
+def _arrow_exists(url: str) -> bool:
     """True when ``url`` names an object or a non-empty prefix."""
     import pyarrow.fs
 
@@ -76,11 +84,10 @@ def exists(url: str) -> bool:
     return bool(info.type != pyarrow.fs.FileType.NotFound)
 
 
-def fingerprint_urls(urls: Sequence[str], *, content: bool = False) -> dict[str, Fingerprint]:
-    """Fingerprints of the URLs that exist, keyed by URL (missing ones are absent)."""
+def _arrow_fingerprints(urls: Sequence[str], content: bool) -> dict[str, Fingerprint]:
     found: dict[str, Fingerprint] = {}
     for url in urls:
-        if not exists(url):
+        if not _arrow_exists(url):
             continue
         fs, path = _open(url)
         try:
@@ -91,11 +98,10 @@ def fingerprint_urls(urls: Sequence[str], *, content: bool = False) -> dict[str,
     return found
 
 
-def snapshot(urls: Sequence[str]) -> dict[str, tuple[int, int] | None]:
-    """(size, last-modified ns) of each URL (None when absent), to see it change under us."""
+def _arrow_snapshot(urls: Sequence[str]) -> dict[str, object]:
     import pyarrow.fs
 
-    seen: dict[str, tuple[int, int] | None] = {}
+    seen: dict[str, object] = {}
     for url in urls:
         fs, path = _open(url)
         try:
@@ -109,7 +115,70 @@ def snapshot(urls: Sequence[str]) -> dict[str, tuple[int, int] | None]:
     return seen
 
 
-def changed(before: dict[str, tuple[int, int] | None]) -> list[str]:
-    """The URLs of ``before`` whose size or last-modified differ now."""
+def arrow_store(url: str) -> ArrowFileSystem:
+    """The ``pyarrow.fs`` filesystem of ``url``, read in large requests."""
+    return _ObjectStore(_open(url)[0])
+
+
+def _boto3_urls(urls: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(URLs read through boto3, the rest): s3 URLs go to boto3 when it is installed."""
+    s3_urls = [u for u in urls if u.startswith("s3://")]
+    if not s3_urls:
+        return [], list(urls)
+    try:
+        from auditpipe.storage import s3
+
+        s3.client()
+    except ImportError:
+        if not _warned:
+            _warned.append(True)
+            log.warning(
+                "boto3 is not installed (pip install 'auditpipe[s3]'): s3:// objects are read "
+                "through pyarrow.fs, checked by (size, last-modified), without ETag or version id"
+            )
+        return [], list(urls)
+    return s3_urls, [u for u in urls if not u.startswith("s3://")]
+
+
+def fingerprint_urls(
+    urls: Sequence[str], *, content: bool = False, state_dir: Path | None = None
+) -> dict[str, Fingerprint]:
+    """Fingerprints of the URLs that exist, keyed by URL (missing ones are absent).
+
+    ``state_dir`` (the repository's ``.git/auditpipe``) holds the object
+    metadata cache; without it every object is read again."""
+    via_boto3, via_arrow = _boto3_urls(urls)
+    found = _arrow_fingerprints(via_arrow, content) if via_arrow else {}
+    if via_boto3:
+        from auditpipe.storage.metacache import ObjectCache
+        from auditpipe.storage.s3objects import fingerprint_s3
+
+        cache = ObjectCache(state_dir)
+        try:
+            found.update(fingerprint_s3(via_boto3, content=content, cache=cache))
+        finally:
+            cache.close()
+    return found
+
+
+def exists(url: str) -> bool:
+    """True when ``url`` names an object or a non-empty prefix."""
+    return snapshot([url])[url] is not None
+
+
+def snapshot(urls: Sequence[str]) -> dict[str, object]:
+    """What each URL names now (None when absent), to see it change under us: the
+    (key, size, ETag) of each object through boto3, else (size, last-modified)."""
+    via_boto3, via_arrow = _boto3_urls(urls)
+    seen = _arrow_snapshot(via_arrow) if via_arrow else {}
+    if via_boto3:
+        from auditpipe.storage.s3objects import state
+
+        seen.update(state(via_boto3))
+    return seen
+
+
+def changed(before: dict[str, object]) -> list[str]:
+    """The URLs of ``before`` that name other bytes (or nothing) now."""
     now = snapshot(list(before))
-    return [url for url, state in before.items() if now[url] != state]
+    return [url for url, was in before.items() if now[url] != was]

@@ -24,6 +24,8 @@ HEAVY = (
     "rfc8785",
     "openlineage",
     "in_toto_attestation",
+    "boto3",
+    "botocore",
 )
 
 

@@ -89,6 +89,13 @@ def _full_stage_run() -> StageRun:
                 produced_by=SHA_C,
             ),
             Material(name="data/raw", digest=Digest(sha256=SHA_B), kind="directory", files=4),
+            Material(
+                name="s3://lake/raw/wine.csv",
+                digest=Digest(sha256=SHA_C),
+                size=5,
+                etag="9b2cf535f27731c974343645a3985328",
+                version_id="3HL4kqtJlcpXroDTDmjVBH40Nrjfkd",
+            ),
         ],
         products=[Material(name="models/model.pkl", digest=Digest(sha256=SHA_C), size=9)],
         params={"train": {"lr": 0.01, "layers": [64, 32], "name": "ünïcode"}},
