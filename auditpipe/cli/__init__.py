@@ -24,6 +24,7 @@ from auditpipe.cli import (  # noqa: F401  (registers commands)
     pipeline_cmds,
     plots_cmds,
     policy_cmds,
+    remote_cmds,
     report_cmds,
     reproduce_cmd,
     run_cmd,

@@ -120,6 +120,7 @@ def run(
     executor: Literal["local", "ray"] | None = None,
     address: str | None = None,
     allow_secret: list[str] | None = None,
+    cache_remote: str | None = None,
 ) -> int:
     """Run the stages that are not up to date; sign every run into the ledger.
 
@@ -157,9 +158,14 @@ def run(
     allow_secret
         A key (param path, variable, `stages.NAME.cmd`) that looks like a secret but
         is not one (repeatable); adds to `secrets: allow:` in auditpipe.yaml.
+    cache_remote
+        The remote output cache (s3://bucket/prefix) to restore signed outputs from
+        when the local cache lacks them (default: `cache: remote:` in auditpipe.yaml,
+        else $AUDITPIPE_CACHE_REMOTE).
     """
     from auditpipe.cache import open_cache
     from auditpipe.cli.export_cmds import live_lineage
+    from auditpipe.cli.remote_cmds import remote_outputs
     from auditpipe.pipeline.executor import Executor
     from auditpipe.pipeline.outputs import StageOutputs
     from auditpipe.pipeline.preflight import check_secrets, secret_values
@@ -194,6 +200,7 @@ def run(
         console = _Console(secret_values(spec, order, guard))
         lineage = None if dry_run else live_lineage(workspace, ledger)
         commands = _commands(executor or spec.executor or "local", address)
+        cache = open_cache(workspace)
         runner = Executor(
             dag,
             dict(spec.stages),
@@ -206,7 +213,12 @@ def run(
             keep_going=keep_going,
             dry_run=dry_run,
             state_dir=workspace.state_dir,
-            outputs=StageOutputs(workspace.root, ledger, open_cache(workspace)),
+            outputs=StageOutputs(
+                workspace.root,
+                ledger,
+                cache,
+                None if dry_run else remote_outputs(workspace, spec, cache, cache_remote),
+            ),
             lineage=lineage,
             commands=commands,
         )

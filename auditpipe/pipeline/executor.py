@@ -25,6 +25,7 @@ from typing import Literal, Protocol
 
 from auditpipe.errors import Error, GateError
 from auditpipe.export.openlineage.listener import QuietListener, RunListener
+from auditpipe.ledger.entry import Entry
 from auditpipe.manifest.predicates import Validation
 from auditpipe.pipeline.dag import Dag
 from auditpipe.pipeline.executors.interface import CommandExecutor, Placement
@@ -288,30 +289,45 @@ class Executor:
 
     def _restore(self, stage: StageSpec, assessment: Assessment) -> StageResult | None:
         """Put back the products of a successful run with this very key, from the
-        cache, instead of running the command; ``None`` when the cache cannot."""
+        cache (local, else the remote one), instead of running the command;
+        ``None`` when neither can."""
         if self.outputs is None or not assessment.cached:
             return None
         with self._lock:
-            for run_id in assessment.cached:
-                entry = self.planner.ledger.get(run_id)
-                if not self.outputs.restorable(stage, entry):
-                    continue
-                if self.dry_run:
-                    return StageResult(
-                        stage.name, "would_restore", entry=run_id, reasons=assessment.reasons
-                    )
-                notices = self.outputs.restore(stage, entry, assessment.outputs)
-                break
-            else:
-                return None
+            entries = [self.planner.ledger.get(run_id) for run_id in assessment.cached]
+            chosen = next((e for e in entries if self.outputs.restorable(stage, e)), None)
+        if chosen is None and not self.dry_run:
+            chosen = self._fetch(stage, entries)  # downloads outside the lock
+        if chosen is None:
+            return None
+        if self.dry_run:
+            return StageResult(
+                stage.name, "would_restore", entry=chosen.id, reasons=assessment.reasons
+            )
+        with self._lock:
+            notices = self.outputs.restore(stage, chosen, assessment.outputs)
         for text in notices:
             self.observer.notice(stage.name, text)
         return StageResult(
             stage.name,
             "restored",
-            entry=run_id,
+            entry=chosen.id,
             reasons=("stage is cached — restored outputs", *assessment.reasons),
         )
+
+    def _fetch(self, stage: StageSpec, entries: Sequence[Entry]) -> Entry | None:
+        """The first run whose products the remote cache serves, checked, into the local cache."""
+        remote = self.outputs.remote if self.outputs is not None else None
+        if remote is None or not remote.configured:
+            return None
+        for entry in entries:
+            fetched = remote.fetch(stage, entry)
+            if fetched.notice:
+                then = "; running the stage instead" if fetched.refused else ""
+                self.observer.notice(stage.name, fetched.notice + then)
+            if fetched.ok and self.outputs is not None and self.outputs.restorable(stage, entry):
+                return entry
+        return None
 
     def _execute(self, stage: StageSpec) -> Execution:
         """Run the stage's command through the command executor (local or a cluster)."""
