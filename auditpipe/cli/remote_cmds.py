@@ -29,6 +29,9 @@ def remote_outputs(
     remotes = spec.remotes.overridden(url)
     if remotes.default is None and not remotes.named:
         return None
+    for stage in spec.stages.values():  # an unknown `remote:` name fails before any work
+        for _path, options in stage.out_options:
+            remotes.url(options.remote)
     trust = open_trust_root(workspace, trust_ref, quiet=True)  # $AUDITPIPE_TRUST_REF, if set
     return RemoteOutputs(cache, remotes, verifier_for(trust))
 
