@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-from auditpipe.ledger import sync
-from auditpipe.workspace import Workspace
 from tests.conftest import Project, Result, git
 
 pytest.importorskip("moto.server")
@@ -99,10 +97,11 @@ def publish(project: Project, tmp_path: Path) -> Path:
     return bare
 
 
-def fresh_clone(bare: Path, dest: Path) -> Path:
-    """A CI runner: a new clone (its ledger from origin), an empty local cache."""
+def fresh_clone(bare: Path, dest: Path, in_repo: Callable[..., Result]) -> Path:
+    """A CI runner: a new clone, its ledger pulled from origin, an empty local cache."""
     git(dest.parent, "clone", "-q", str(bare), dest.name)
-    assert sync.fetch_existing_ledger(Workspace.discover(dest)) is True
+    pulled = in_repo(dest, "ledger", "pull")
+    assert pulled.code == 0, pulled.err
     assert not (dest / ".git/auditpipe/cache/sha256").exists()
     return dest
 
@@ -133,7 +132,7 @@ def test_a_fresh_clone_restores_signed_outputs_instead_of_running(
     again = in_repo(project.root, "cache", "push")
     assert "pushed 0 output(s); 2 already on the remote" in again.err
 
-    b = fresh_clone(publish(project, tmp_path), tmp_path / "b")
+    b = fresh_clone(publish(project, tmp_path), tmp_path / "b", in_repo)
     result = in_repo(b, "run")
     assert result.code == 0, result.err
     assert ran(log) == 1, "the command ran on the fresh clone"
@@ -153,7 +152,7 @@ def test_a_tampered_object_is_refused_and_the_stage_runs(
     entry = run_and_push(project, in_repo)
     key = key_of(sha(b"model-bytes"))
     s3.put_object(Bucket=BUCKET, Key=key, Body=b"evil-bytes!")  # same key, other bytes
-    b = fresh_clone(publish(project, tmp_path), tmp_path / "b")
+    b = fresh_clone(publish(project, tmp_path), tmp_path / "b", in_repo)
 
     pulled = in_repo(b, "cache", "pull")
     assert pulled.code == 1, pulled.err
@@ -182,7 +181,7 @@ def test_a_run_signed_by_an_untrusted_key_is_not_fetched(
     log = tmp_path / "ran.log"
     pipeline(project, log)
     entry = run_and_push(project, in_repo)
-    b = fresh_clone(publish(project, tmp_path), tmp_path / "b")
+    b = fresh_clone(publish(project, tmp_path), tmp_path / "b", in_repo)
     for key in (b / "policies/keys").iterdir():
         key.unlink()  # this runner trusts nobody's key
     result = in_repo(b, "run")
@@ -199,7 +198,7 @@ def test_push_false_stays_local_and_the_clone_runs(
     pushed = in_repo(project.root, "cache", "push")
     assert pushed.code == 0, pushed.err
     assert s3.list_objects_v2(Bucket=BUCKET, Prefix=key_of(sha(b"local")))["KeyCount"] == 0
-    b = fresh_clone(publish(project, tmp_path), tmp_path / "b")
+    b = fresh_clone(publish(project, tmp_path), tmp_path / "b", in_repo)
     assert in_repo(b, "run").code == 0
     assert ran(log) == 2  # not every product is on the remote: it runs
 
@@ -219,7 +218,7 @@ def test_remote_faults_are_clear_and_run_falls_back_to_running(
     assert "bucket 'no-such-bucket' does not exist" in missing.err
     assert "Traceback" not in missing.err
     run_and_push(project, in_repo)
-    b = fresh_clone(publish(project, tmp_path), tmp_path / "b")
+    b = fresh_clone(publish(project, tmp_path), tmp_path / "b", in_repo)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
     pulled = in_repo(b, "cache", "pull")
     assert pulled.code == 2
