@@ -252,4 +252,6 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     kind = type(exc).__name__
     first = text.splitlines()[0] if text else ""
+    if len(first) > 160 and ". " in first:  # Ray's advice on where to look goes on and on
+        first = first.split(". ", 1)[0] + "."
     return f"{kind}: {first}" if first else kind
