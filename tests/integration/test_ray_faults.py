@@ -51,9 +51,9 @@ def test_the_head_dying_mid_stage_is_a_recorded_failure(
 
     project.gen({"auditpipe.yaml": PIPELINE, "out/.keep": ""})
     project.commit("pipeline")
+    command = ["run", "--executor", "ray", "--address", doomed_cluster.address]
     run = subprocess.Popen(
-        [sys.executable, "-m", "auditpipe", "run", "--executor", "ray"]
-        + ["--address", doomed_cluster.address],
+        [sys.executable, "-m", "auditpipe", *command],
         cwd=project.root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
