@@ -175,8 +175,9 @@ class ObjectMismatch(CheckFailed):
         run = f" by run {entry[:12]}" if entry else ""
         what = f" for {product}" if product else ""
         super().__init__(
-            f"refused {where}{what}: its bytes hash to sha256 {found[:12]}, not the "
-            f"{expected[:12]} signed{run}",
+            f"refused {where}{what}: "
+            + (f"its bytes hash to sha256 {found[:12]}" if len(found) == 64 else found)
+            + f", not the {expected[:12]} signed{run}",
             hint="the remote cache was altered or damaged; delete the object there "
             "and push it again from a clone that has it",
         )

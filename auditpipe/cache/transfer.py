@@ -99,7 +99,9 @@ class RemoteCache:
             entries = checked_listing(product.sha256, data)
         except CacheError:
             raise ObjectMismatch(
-                self.remote.listing_where(product.sha256), product.sha256, "(a different listing)"
+                self.remote.listing_where(product.sha256),
+                product.sha256,
+                "it lists files that do not make up the directory digest",
             ) from None
         for e in entries:
             if "sha256" in e and not self.local.store.has(e["sha256"]):

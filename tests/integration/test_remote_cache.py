@@ -229,3 +229,34 @@ def test_remote_faults_are_clear_and_run_falls_back_to_running(
     assert result.code == 0, result.err
     assert "cannot be used" in result.err and "running the stage instead" in result.err
     assert ran(log) == 2
+
+
+def test_a_forged_directory_listing_is_refused(
+    s3: Any, project: Project, tmp_path: Path, in_repo: Callable[..., Result]
+) -> None:
+    """The attacker stores their bytes under their true digest (so the object itself
+    checks) and rewrites the directory's listing to point at them: the listing must
+    make up the Merkle digest the run signed, so nothing of it is used."""
+    log = tmp_path / "ran.log"
+    pipeline(project, log)
+    entry = run_and_push(project, in_repo)
+    (listing_key,) = [
+        o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="wine/dirs/")["Contents"]
+    ]
+    evil = b"evil"
+    s3.put_object(Bucket=BUCKET, Key=key_of(sha(evil)), Body=evil)
+    listing = json.loads(s3.get_object(Bucket=BUCKET, Key=listing_key)["Body"].read())
+    for item in listing["entries"]:
+        if item["path"] == "a.txt":
+            item.update(sha256=sha(evil), size=len(evil))
+    s3.put_object(Bucket=BUCKET, Key=listing_key, Body=json.dumps(listing).encode())
+    b = fresh_clone(publish(project, tmp_path), tmp_path / "b", in_repo)
+
+    pulled = in_repo(b, "cache", "pull")
+    assert pulled.code == 1, pulled.err
+    assert f"refused s3://{BUCKET}/{listing_key} for out/parts: it lists files" in pulled.err
+    assert f"signed by run {entry[:12]}" in pulled.err
+    assert not (b / "out/parts").exists()
+    result = in_repo(b, "run")
+    assert result.code == 0 and ran(log) == 2, result.err
+    assert (b / "out/parts/a.txt").read_bytes() == b"one"
