@@ -217,7 +217,7 @@ def run(
                 workspace.root,
                 ledger,
                 cache,
-                None if dry_run else remote_outputs(workspace, spec, cache, cache_remote),
+                remote_outputs(workspace, spec, cache, cache_remote),
             ),
             lineage=lineage,
             commands=commands,

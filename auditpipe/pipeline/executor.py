@@ -289,14 +289,13 @@ class Executor:
 
     def _restore(self, stage: StageSpec, assessment: Assessment) -> StageResult | None:
         """Put back the products of a successful run with this very key, from the
-        cache (local, else the remote one), instead of running the command;
-        ``None`` when neither can."""
+        cache (local, else remote), instead of running; ``None`` when neither can."""
         if self.outputs is None or not assessment.cached:
             return None
         with self._lock:
             entries = [self.planner.ledger.get(run_id) for run_id in assessment.cached]
             chosen = next((e for e in entries if self.outputs.restorable(stage, e)), None)
-        if chosen is None and not self.dry_run:
+        if chosen is None:
             chosen = self._fetch(stage, entries)  # downloads outside the lock
         if chosen is None:
             return None
@@ -316,18 +315,14 @@ class Executor:
         )
 
     def _fetch(self, stage: StageSpec, entries: Sequence[Entry]) -> Entry | None:
-        """The first run whose products the remote cache serves, checked, into the local cache."""
         remote = self.outputs.remote if self.outputs is not None else None
-        if remote is None or not remote.configured:
+        if remote is None or self.outputs is None:
             return None
-        for entry in entries:
-            fetched = remote.fetch(stage, entry)
-            if fetched.notice:
-                then = "; running the stage instead" if fetched.refused else ""
-                self.observer.notice(stage.name, fetched.notice + then)
-            if fetched.ok and self.outputs is not None and self.outputs.restorable(stage, entry):
-                return entry
-        return None
+
+        def notice(text: str) -> None:
+            self.observer.notice(stage.name, text)
+
+        return remote.first(stage, entries, self.outputs, dry_run=self.dry_run, notice=notice)
 
     def _execute(self, stage: StageSpec) -> Execution:
         """Run the stage's command through the command executor (local or a cluster)."""

@@ -12,7 +12,9 @@ entry signed (``cache/transfer.py``). Which remote an output uses is its
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from auditpipe.cache import OutputCache, Product
 from auditpipe.cache.remote import RemoteObjectStore
@@ -23,6 +25,9 @@ from auditpipe.ledger.entry import Entry
 from auditpipe.pipeline.remotes import Remotes
 from auditpipe.pipeline.stage import StageSpec
 from auditpipe.signing.interface import Verifier
+
+if TYPE_CHECKING:
+    from auditpipe.pipeline.outputs import StageOutputs
 
 
 @dataclass(frozen=True)
@@ -65,22 +70,54 @@ class RemoteOutputs:
                 groups[url].append(product)
         return groups
 
-    def fetch(self, stage: StageSpec, entry: Entry) -> Fetched:
-        """Bring ``entry``'s products into the local cache from their remote(s)."""
+    def _shared(self, stage: StageSpec, entry: Entry) -> dict[str, list[Product]] | None:
+        """``entry``'s products by remote when every one of them is shared, else None."""
         products = products_of(entry, stage.all_outputs)
         if len(products) != len(stage.all_outputs):
-            return Fetched(False)
+            return None
         groups = self._by_remote(stage, products)
         if sum(len(g) for g in groups.values()) != len(products):
-            return Fetched(False)  # some product is never on a remote
+            return None  # some product is never on a remote
+        return groups
+
+    def _untrusted(self, entry: Entry) -> str | None:
         try:
             self.verifier.verify(entry.bundle)
         except Error as exc:
-            return Fetched(
-                False,
+            return (
                 f"run {entry.id[:12]} is not signed by a trusted signer ({exc.message}); "
-                "its products are not taken from the remote cache",
+                "its products are not taken from the remote cache"
             )
+        return None
+
+    def available(self, stage: StageSpec, entry: Entry) -> bool:
+        """Whether a fetch may restore ``entry`` (for a dry run: nothing is downloaded)."""
+        groups = self._shared(stage, entry)
+        if groups is None or self._untrusted(entry):
+            return False
+        if any(url in self.unavailable for url in groups):
+            return False
+        try:
+            for url, group in groups.items():
+                store = self._remote(url).remote
+                for p in group:
+                    held = store.has_listing if p.kind == "directory" else store.has
+                    if not held(p.sha256):
+                        return False
+        except RemoteCacheError as exc:
+            for url in groups:
+                self.unavailable.setdefault(url, exc.message)
+            return False
+        return True
+
+    def fetch(self, stage: StageSpec, entry: Entry) -> Fetched:
+        """Bring ``entry``'s products into the local cache from their remote(s)."""
+        groups = self._shared(stage, entry)
+        if groups is None:
+            return Fetched(False)
+        untrusted = self._untrusted(entry)
+        if untrusted:
+            return Fetched(False, untrusted)
         for url, group in groups.items():
             if url in self.unavailable:
                 return Fetched(False)
@@ -94,6 +131,31 @@ class RemoteOutputs:
             except CacheError:
                 return Fetched(False)  # not pushed (yet): the stage runs
         return Fetched(True)
+
+    def first(
+        self,
+        stage: StageSpec,
+        entries: Sequence[Entry],
+        outputs: StageOutputs,
+        *,
+        dry_run: bool,
+        notice: Callable[[str], None],
+    ) -> Entry | None:
+        """The first of ``entries`` whose products are now in the local cache, fetched
+        and checked (a dry run only asks the remote, downloads nothing)."""
+        if not self.configured:
+            return None
+        for entry in entries:
+            if dry_run:
+                if self.available(stage, entry):
+                    return entry
+                continue
+            fetched = self.fetch(stage, entry)
+            if fetched.notice:
+                notice(fetched.notice + ("; running the stage instead" if fetched.refused else ""))
+            if fetched.ok and outputs.restorable(stage, entry):
+                return entry
+        return None
 
     def push(self, stage: StageSpec, entry: Entry) -> dict[str, Pushed]:
         """Send ``entry``'s products that the local cache holds to their remote(s)."""

@@ -133,6 +133,9 @@ def test_a_fresh_clone_restores_signed_outputs_instead_of_running(
     assert "pushed 0 output(s); 2 already on the remote" in again.err
 
     b = fresh_clone(publish(project, tmp_path), tmp_path / "b", in_repo)
+    planned = in_repo(b, "run", "--dry-run")
+    assert planned.code == 0 and "1 would restore" in planned.err, planned.err
+    assert not (b / ".git/auditpipe/cache/sha256").exists()  # a dry run downloads nothing
     result = in_repo(b, "run")
     assert result.code == 0, result.err
     assert ran(log) == 1, "the command ran on the fresh clone"
