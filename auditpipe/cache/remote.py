@@ -62,10 +62,10 @@ class RemoteObjectStore(ObjectStore):
 
     def _unreachable(self, exc: BaseException) -> RemoteCacheError:
         text = _reason(exc) if isinstance(exc, OSError) else str(exc)
-        lowered = text.lower()
+        lowered = text.lower().replace("_", " ")  # the AWS SDK says ACCESS_DENIED
         if "access denied" in lowered or "forbidden" in lowered or "403" in lowered:
             hint = "check the credentials for it (for S3: AWS_* variables or a profile)"
-        elif "nosuchbucket" in lowered or "bucket does not exist" in lowered:
+        elif "no such bucket" in lowered or "nosuchbucket" in lowered:
             hint = "create the bucket, or fix `cache: remote:` in auditpipe.yaml"
         else:
             hint = "check the URL, the network and the store's endpoint (AWS_ENDPOINT_URL)"

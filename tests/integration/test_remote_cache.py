@@ -263,3 +263,28 @@ def test_a_forged_directory_listing_is_refused(
     result = in_repo(b, "run")
     assert result.code == 0 and ran(log) == 2, result.err
     assert (b / "out/parts/a.txt").read_bytes() == b"one"
+
+
+def test_refused_credentials_are_a_clear_exit_2_and_run_still_runs(
+    s3: Any, s3_server: str, project: Project, tmp_path: Path, in_repo: Callable[..., Result]
+) -> None:
+    import requests
+
+    log = tmp_path / "ran.log"
+    pipeline(project, log)
+    run_and_push(project, in_repo)
+    b = fresh_clone(publish(project, tmp_path), tmp_path / "b", in_repo)
+    # The server now checks keys against its IAM, where none exist: every key is refused.
+    requests.post(f"{s3_server}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
+    try:
+        pushed, pulled = in_repo(project.root, "cache", "push"), in_repo(b, "cache", "pull")
+        result = in_repo(b, "run")
+    finally:
+        requests.post(f"{s3_server}/moto-api/reset-auth", data=b"inf", timeout=10)
+    for refused in (pushed, pulled):
+        assert refused.code == 2, refused.err
+        assert f"the remote cache s3://{BUCKET}/wine cannot be used" in refused.err
+        assert "check the credentials" in refused.err
+        assert "Traceback" not in refused.err
+    assert result.code == 0, result.err
+    assert "cannot be used" in result.err and ran(log) == 2
