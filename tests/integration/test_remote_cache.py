@@ -288,3 +288,27 @@ def test_refused_credentials_are_a_clear_exit_2_and_run_still_runs(
         assert "Traceback" not in refused.err
     assert result.code == 0, result.err
     assert "cannot be used" in result.err and ran(log) == 2
+
+
+def test_an_output_naming_a_remote_goes_there_and_comes_back(
+    s3: Any, project: Project, tmp_path: Path, in_repo: Callable[..., Result]
+) -> None:
+    log = tmp_path / "ran.log"
+    text = STAGE.format(bucket=BUCKET, log=log, extra="", outs="")
+    text = text.replace(
+        "  remote: s3://ci-cache/wine\n",
+        "  remote: s3://ci-cache/wine\n  remotes:\n    models: s3://ci-cache/models\n",
+    ).replace(
+        "outs: [out/model.bin, out/parts]", "outs: [{out/model.bin: {remote: models}}, out/parts]"
+    )
+    project.gen({"auditpipe.yaml": text})
+    project.commit("named remote")
+    run_and_push(project, in_repo)
+    oid = sha(b"model-bytes")
+    named = f"models/sha256/{oid[:2]}/{oid[2:]}"
+    assert s3.get_object(Bucket=BUCKET, Key=named)["Body"].read() == b"model-bytes"
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix=key_of(oid))["KeyCount"] == 0
+    b = fresh_clone(publish(project, tmp_path), tmp_path / "b", in_repo)
+    result = in_repo(b, "run")
+    assert result.code == 0 and ran(log) == 1, result.err
+    assert (b / "out/model.bin").read_bytes() == b"model-bytes"
