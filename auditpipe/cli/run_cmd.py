@@ -98,6 +98,20 @@ def _commands(kind: str, address: str | None) -> CommandExecutor:
     return LocalExecutor()
 
 
+def _import_ray_meanwhile() -> None:
+    """Import Ray (~0.6 s) on a thread while the driver loads the pipeline and ledger;
+    ``connect`` then finds it imported (or reports the ImportError itself)."""
+    import contextlib
+    import importlib
+    import threading
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module("ray")
+
+    threading.Thread(target=load, name="import-ray", daemon=True).start()
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -163,6 +177,8 @@ def run(
         when the local cache lacks them (default: `cache: remote:` in auditpipe.yaml,
         else $AUDITPIPE_CACHE_REMOTE).
     """
+    if executor == "ray":
+        _import_ray_meanwhile()
     from auditpipe.cache import open_cache
     from auditpipe.cli.export_cmds import live_lineage
     from auditpipe.cli.remote_cmds import remote_outputs
