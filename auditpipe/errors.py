@@ -12,12 +12,14 @@ The hierarchy (exit code in brackets)::
     ├── SecretError               [2] a value that looks like a secret would enter the record
     ├── FileSystemError           [2] permission denied, disk full or read-only, a vanished file
     ├── CacheError                [2] the output cache cannot store or restore an output
+    │   └── RemoteCacheError      [2] the remote cache is unreachable, missing or refuses access
     ├── LedgerError               [2] the ledger cannot be read or written
     │   └── EntryNotFound         [2] unknown or ambiguous entry id
     ├── GateError                 [2] a validation gate cannot run
     │   ├── SuiteError            [2] suite missing, malformed, unknown expectation type
     │   └── GateDataError         [2] the data a gate checks is missing, unreadable or corrupt
     └── CheckFailed               [1] a check said no
+        ├── ObjectMismatch        [1] a remote cache object is not the bytes a signed run made
         └── VerificationFailed    [1] the ledger or a signature did not verify
             └── UntrustedSigner   [1] a signer the trust set does not know (evidence
                                       that never counts, not a broken ledger)
@@ -117,6 +119,10 @@ class CacheError(Error):
     """The output cache cannot store or restore an output (bad path, damaged object)."""
 
 
+class RemoteCacheError(CacheError):
+    """The remote output cache cannot be used: unreachable, no such bucket, access denied."""
+
+
 class LedgerError(Error):
     """The ledger branch cannot be read or written."""
 
@@ -151,6 +157,32 @@ class CheckFailed(Error):
     """A check ran and said no (exit code 1)."""
 
     exit_code = 1
+
+
+class ObjectMismatch(CheckFailed):
+    """An object read from the remote cache does not hash to the digest a trusted
+    signed run recorded (tampered or damaged storage); its bytes were not used."""
+
+    def __init__(
+        self,
+        where: str,
+        expected: str,
+        found: str,
+        *,
+        entry: str | None = None,
+        product: str | None = None,
+    ) -> None:
+        run = f" by run {entry[:12]}" if entry else ""
+        what = f" for {product}" if product else ""
+        super().__init__(
+            f"refused {where}{what}: "
+            + (f"its bytes hash to sha256 {found[:12]}" if len(found) == 64 else found)
+            + f", not the {expected[:12]} signed{run}",
+            hint="the remote cache was altered or damaged; delete the object there "
+            "and push it again from a clone that has it",
+        )
+        self.where, self.expected, self.found = where, expected, found
+        self.entry, self.product = entry, product
 
 
 class VerificationFailed(CheckFailed):

@@ -9,7 +9,9 @@ Figures (each ratio against a baseline measured in this one run):
 
 1. per-stage overhead of ``--executor ray`` against ``local``: ``auditpipe run
    --force -j 2`` of N independent short stages, on a two-node Ray cluster
-   started here (``ray.cluster_utils.Cluster``, 1 CPU per node);
+   started here (``ray.cluster_utils.Cluster``, 1 CPU per node); whole process,
+   excluding the one-time connect, and marginal (``bench/ray_overhead.py``,
+   which also runs alone);
 2. fingerprinting one object on a loopback S3 server (moto) against a plain
    boto3 download of the same object;
 3. a no-op ``auditpipe status`` of one stage with ``--deps`` unchanged S3 objects.
@@ -70,44 +72,11 @@ def _repo(work: Path, pipeline: str, extra_env: dict[str, str]) -> tuple[Path, d
 
 
 def ray_overhead(stages: int) -> list[tuple[str, str, str, str]]:
-    from ray.cluster_utils import Cluster
+    """The Ray rows (whole process, excluding connect, marginal): see ray_overhead.py."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from ray_overhead import ray_overhead as measure
 
-    pipeline = "stages:\n" + "".join(
-        f"  s{i}:\n    cmd: echo {i} > out/s{i}.txt\n    outs: [out/s{i}.txt]\n"
-        for i in range(stages)
-    )
-    small = {"num_cpus": 1, "object_store_memory": 80 * MIB}
-    cluster = Cluster(initialize_head=True, head_node_args={**small, "include_dashboard": False})
-    cluster.add_node(**small)
-    cluster.wait_for_nodes()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            repo, env = _repo(Path(tmp), pipeline, {})
-            local = min(_cli(repo, env, "run", "--force", "-j", "2") for _ in range(2))
-            ray = min(
-                _cli(
-                    repo,
-                    env,
-                    "run",
-                    "--force",
-                    "-j",
-                    "2",
-                    "--executor",
-                    "ray",
-                    "--address",
-                    cluster.address,
-                )
-                for _ in range(2)
-            )
-    finally:
-        cluster.shutdown()
-    per_stage = (ray - local) / stages
-    met = "yes" if per_stage <= 0.1 else "**no**"
-    return [
-        (f"{stages} short stages, local -j 2", f"{local:.2f} s", "baseline", ""),
-        (f"{stages} short stages, ray -j 2 (2 nodes)", f"{ray:.2f} s", f"{ray / local:.2f}x", ""),
-        ("ray overhead per stage", f"{per_stage * 1000:.0f} ms", "<= 100 ms", met),
-    ]
+    return measure(stages)
 
 
 def object_store(object_mib: int, deps: int) -> list[tuple[str, str, str, str]]:

@@ -77,6 +77,25 @@ def safe_destination(root: Path, rel: str) -> Path:
     return root / rel
 
 
+def checked_listing(digest: str, data: bytes) -> list[dict[str, Any]]:
+    """The entries of a directory listing, if they make up the Merkle digest ``digest``."""
+    try:
+        entries = json.loads(data)["entries"]
+        lines = []
+        for e in entries:
+            if "link" in e:
+                sha, size = link_digest(e["link"])
+                lines.append((e["path"], entry_line(e["path"], sha, size, link=True), size))
+            else:
+                line = entry_line(e["path"], e["sha256"], e["size"], link=False)
+                lines.append((e["path"], line, e["size"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CacheError(f"the listing of directory {digest[:12]} is damaged") from exc
+    if merkle_digest(lines)[0] != digest:
+        raise CacheError(f"the listing of directory {digest[:12]} is damaged")
+    return list(entries)
+
+
 class OutputCache:
     """Products of signed runs kept in an object store, by their recorded digest."""
 
@@ -105,19 +124,20 @@ class OutputCache:
         return all(self.has(p) for p in products)
 
     def _listing(self, digest: str) -> list[dict[str, Any]]:
+        return checked_listing(digest, self.listing_bytes(digest))
+
+    def listing_bytes(self, digest: str) -> bytes:
+        """The stored listing of the directory ``digest`` (unchecked; see ``checked_listing``)."""
         oid = self._dir_index(digest).read_text().strip()
-        entries = json.loads(self.store.read_bytes(oid))["entries"]
-        lines = []
-        for e in entries:
-            if "link" in e:
-                sha, size = link_digest(e["link"])
-                lines.append((e["path"], entry_line(e["path"], sha, size, link=True), size))
-            else:
-                line = entry_line(e["path"], e["sha256"], e["size"], link=False)
-                lines.append((e["path"], line, e["size"]))
-        if merkle_digest(lines)[0] != digest:
-            raise CacheError(f"the cached listing of directory {digest[:12]} is damaged")
-        return list(entries)
+        return self.store.read_bytes(oid)
+
+    def adopt_listing(self, digest: str, data: bytes) -> list[dict[str, Any]]:
+        """Keep a listing from elsewhere (a remote) once it checks against ``digest``."""
+        entries = checked_listing(digest, data)
+        index = self._dir_index(digest)
+        index.parent.mkdir(parents=True, exist_ok=True)
+        index.write_text(self.store.add_bytes(data) + "\n")
+        return entries
 
     def objects(self, product: Product) -> list[str]:
         """The object ids a product needs (for gc)."""

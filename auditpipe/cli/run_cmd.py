@@ -72,6 +72,20 @@ def _commands(kind: str, address: str | None) -> CommandExecutor:
     return LocalExecutor()
 
 
+def _import_ray_meanwhile() -> None:
+    """Import Ray (~0.6 s) on a thread while the driver loads the pipeline and ledger;
+    ``connect`` then finds it imported (or reports the ImportError itself)."""
+    import contextlib
+    import importlib
+    import threading
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module("ray")
+
+    threading.Thread(target=load, name="import-ray", daemon=True).start()
+
+
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -94,6 +108,7 @@ def run(
     executor: Literal["local", "ray"] | None = None,
     address: str | None = None,
     allow_secret: list[str] | None = None,
+    cache_remote: str | None = None,
 ) -> int:
     """Run the stages that are not up to date; sign every run into the ledger.
 
@@ -131,9 +146,16 @@ def run(
     allow_secret
         A key (param path, variable, `stages.NAME.cmd`) that looks like a secret but
         is not one (repeatable); adds to `secrets: allow:` in auditpipe.yaml.
+    cache_remote
+        The remote output cache (s3://bucket/prefix) to restore signed outputs from
+        when the local cache lacks them (default: `cache: remote:` in auditpipe.yaml,
+        else $AUDITPIPE_CACHE_REMOTE).
     """
+    if executor == "ray":
+        _import_ray_meanwhile()
     from auditpipe.cache import open_cache
     from auditpipe.cli.export_cmds import live_lineage
+    from auditpipe.cli.remote_cmds import remote_outputs
     from auditpipe.pipeline.executor import Executor
     from auditpipe.pipeline.outputs import StageOutputs
     from auditpipe.pipeline.preflight import check_secrets, secret_values
@@ -168,6 +190,7 @@ def run(
         console = _Console(secret_values(spec, order, guard))
         lineage = None if dry_run else live_lineage(workspace, ledger)
         commands = _commands(executor or spec.executor or "local", address)
+        cache = open_cache(workspace)
         runner = Executor(
             dag,
             dict(spec.stages),
@@ -180,7 +203,12 @@ def run(
             keep_going=keep_going,
             dry_run=dry_run,
             state_dir=workspace.state_dir,
-            outputs=StageOutputs(workspace.root, ledger, open_cache(workspace)),
+            outputs=StageOutputs(
+                workspace.root,
+                ledger,
+                cache,
+                remote_outputs(workspace, spec, cache, cache_remote),
+            ),
             lineage=lineage,
             commands=commands,
         )

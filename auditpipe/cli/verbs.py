@@ -16,6 +16,7 @@ def register() -> None:
         pipeline_cmds,
         plots_cmds,
         policy_cmds,
+        remote_cmds,
         report_cmds,
         reproduce_cmd,
         run_cmd,

@@ -26,6 +26,7 @@ from typing import Literal, Protocol
 
 from auditpipe.errors import Error
 from auditpipe.export.openlineage.listener import QuietListener, RunListener
+from auditpipe.ledger.entry import Entry
 from auditpipe.manifest.predicates import Validation
 from auditpipe.pipeline.dag import Dag
 from auditpipe.pipeline.executors.interface import CommandExecutor, Placement
@@ -304,30 +305,40 @@ class Executor:
 
     def _restore(self, stage: StageSpec, assessment: Assessment) -> StageResult | None:
         """Put back the products of a successful run with this very key, from the
-        cache, instead of running the command; ``None`` when the cache cannot."""
+        cache (local, else remote), instead of running; ``None`` when neither can."""
         if self.outputs is None or not assessment.cached:
             return None
         with self._lock:
-            for run_id in assessment.cached:
-                entry = self.planner.ledger.get(run_id)
-                if not self.outputs.restorable(stage, entry):
-                    continue
-                if self.dry_run:
-                    return StageResult(
-                        stage.name, "would_restore", entry=run_id, reasons=assessment.reasons
-                    )
-                notices = self.outputs.restore(stage, entry, assessment.outputs)
-                break
-            else:
-                return None
+            entries = [self.planner.ledger.get(run_id) for run_id in assessment.cached]
+            chosen = next((e for e in entries if self.outputs.restorable(stage, e)), None)
+        if chosen is None:
+            chosen = self._fetch(stage, entries)  # downloads outside the lock
+        if chosen is None:
+            return None
+        if self.dry_run:
+            return StageResult(
+                stage.name, "would_restore", entry=chosen.id, reasons=assessment.reasons
+            )
+        with self._lock:
+            notices = self.outputs.restore(stage, chosen, assessment.outputs)
         for text in notices:
             self.observer.notice(stage.name, text)
         return StageResult(
             stage.name,
             "restored",
-            entry=run_id,
+            entry=chosen.id,
             reasons=("stage is cached — restored outputs", *assessment.reasons),
         )
+
+    def _fetch(self, stage: StageSpec, entries: Sequence[Entry]) -> Entry | None:
+        remote = self.outputs.remote if self.outputs is not None else None
+        if remote is None or self.outputs is None:
+            return None
+
+        def notice(text: str) -> None:
+            self.observer.notice(stage.name, text)
+
+        return remote.first(stage, entries, self.outputs, dry_run=self.dry_run, notice=notice)
 
     def _execute(self, stage: StageSpec) -> Execution:
         """Run the stage's command through the command executor (local or a cluster)."""

@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from auditpipe.cache import OutputCache, Product
 from auditpipe.cache.runs import products_of
@@ -23,6 +24,9 @@ from auditpipe.fingerprint import Fingerprint
 from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.pipeline.stage import StageSpec
+
+if TYPE_CHECKING:
+    from auditpipe.pipeline.remote_outputs import RemoteOutputs
 
 
 def _unprotect(path: Path) -> None:
@@ -48,6 +52,8 @@ class StageOutputs:
     root: Path
     ledger: Ledger
     cache: OutputCache
+    remote: RemoteOutputs | None = None
+    """Where products missing from the local cache may be fetched (trusted runs only)."""
 
     def _signed(self, sha256: str) -> bool:
         return bool(self.ledger.lookup_subject(sha256))

@@ -44,6 +44,7 @@ from auditpipe.pipeline.artifacts import ModelCard, parse_cards
 from auditpipe.pipeline.dag import build_dag, is_within, normalize_path
 from auditpipe.pipeline.dvc.context import ResolveProblem
 from auditpipe.pipeline.outs import OutOptions, parse_outs
+from auditpipe.pipeline.remotes import Remotes, parse_remotes
 from auditpipe.pipeline.resources import parse_resources, parse_retries
 from auditpipe.pipeline.spec_env import SecretFieldsReader
 from auditpipe.pipeline.spec_templates import Scalar, Scope, TemplateExpander, render
@@ -59,7 +60,7 @@ from auditpipe.pipeline.yamlpos import (
 
 PIPELINE_FILE = "auditpipe.yaml"
 DEFAULT_PARAMS_FILE = "params.yaml"
-TOP_FIELDS = ("params", "signer", "vars", "stages", "secrets", "artifacts", "executor")
+TOP_FIELDS = ("params", "signer", "vars", "stages", "secrets", "artifacts", "executor", "cache")
 EXECUTORS = ("local", "ray")
 STAGE_FIELDS = (
     *("cmd", "deps", "outs", "metrics", "params", "validate", "wdir", "env", "content", "desc"),
@@ -79,6 +80,7 @@ class _Parser(TemplateExpander, SecretFieldsReader):
     """Reads ``auditpipe.yaml`` nodes into stages, expanding templates."""
 
     cards: dict[str, ModelCard]
+    remotes: Remotes | None = None
     stage_fields = STAGE_FIELDS
 
     # -- scalars and lists ----------------------------------------------------
@@ -190,6 +192,8 @@ class _Parser(TemplateExpander, SecretFieldsReader):
                         raise self.fail(key_node, f"expanding {name!r} yields {stage.name!r} twice")
                     stages[stage.name] = stage
         allow = self.secrets_allow(top["secrets"][1]) if "secrets" in top else []
+        if "cache" in top:
+            self.remotes = parse_remotes(self, top["cache"][1])
         cards = top.get("artifacts")
         self.cards = (
             parse_cards(self, cards[1], lambda n, w: self.path(n, w, None)) if cards else {}
@@ -333,6 +337,7 @@ def load_pipeline(root: Path, path: Path | None = None) -> PipelineSpec:
         secrets_allow=tuple(allow),
         artifacts=MappingProxyType(parser.cards),
         executor=executor,
+        remotes=parser.remotes or Remotes(where=where),
     )
     build_dag(spec)
     return spec

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from auditpipe.pipeline.outs import DEFAULT, OutOptions
+from auditpipe.pipeline.remotes import Remotes
 
 if TYPE_CHECKING:
     from auditpipe.pipeline.artifacts import ModelCard
@@ -109,6 +110,8 @@ class PipelineSpec:
     """Model cards (``artifacts:``, pipeline/artifacts.py)."""
     executor: str | None = None
     """``executor:`` of the pipeline file (``local`` or ``ray``; None: local)."""
+    remotes: Remotes = field(default_factory=Remotes)
+    """``cache:`` of the pipeline file: the remote output caches (pipeline/remotes.py)."""
     files: tuple[str, ...] = ()
     """The dvc.yaml files read, repo-relative, when the pipeline comes from DVC."""
     metrics: tuple[str, ...] = ()
