@@ -51,6 +51,12 @@ def checkout(stages: list[str] | None = None, /, *, json: bool = False) -> int:
                     row["notices"] = outputs.restore(stage, entry, found.outputs)
                     row["result"], row["run"] = "restored", entry.id
             rows.append(row)
+    return report_restores(rows, json, "no cached run matches it")
+
+
+def report_restores(rows: list[dict[str, Any]], json: bool, unrestorable: str) -> int:
+    """Print what ``checkout`` / ``cache pull`` did per stage; exit 1 if any stage
+    could not be restored (``unrestorable`` says why in words)."""
     failed = [r for r in rows if r["result"] == "not restorable"]
     if json:
         print_json(rows)
@@ -65,7 +71,7 @@ def checkout(stages: list[str] | None = None, /, *, json: bool = False) -> int:
         else:
             why = "; ".join(row["reasons"])
             out.print(
-                f"{escape(row['stage'])}: no cached run matches it ({escape(why)}); "
+                f"{escape(row['stage'])}: {unrestorable} ({escape(why)}); "
                 f"run `auditpipe run {escape(row['stage'])}`"
             )
     return 1 if failed else 0

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from cyclopts import App
 from rich.markup import escape
 
-from auditpipe.cli.app import app, err, out, print_json
+from auditpipe.cli.app import app, err, out
 from auditpipe.cli.pipeline_load import _load, _order, _planner
 
 if TYPE_CHECKING:
@@ -149,20 +149,6 @@ def pull(
                 row["notices"] += outputs.restore(stage, entry, found.outputs)
                 row["result"], row["run"] = "restored", entry.id
                 break
-    failed = [r for r in rows if r["result"] == "not restorable"]
-    if json:
-        print_json(rows)
-        return 1 if failed else 0
-    for row in rows:
-        for notice in row["notices"]:
-            err.print(f"[yellow]! {escape(row['stage'])}[/]: {escape(notice)}")
-        if row["result"] == "restored":
-            out.print(f"{escape(row['stage'])}: restored outputs of run {row['run'][:12]}")
-        elif row["result"] == "up to date":
-            out.print(f"{escape(row['stage'])}: up to date")
-        else:
-            out.print(
-                f"{escape(row['stage'])}: not restorable from the remote cache "
-                f"({escape('; '.join(row['reasons']))}); run `auditpipe run {escape(row['stage'])}`"
-            )
-    return 1 if failed else 0
+    from auditpipe.cli.cache_cmds import report_restores
+
+    return report_restores(rows, json, "not restorable from the remote cache")
