@@ -132,7 +132,9 @@ def test_the_local_cache_never_restores_an_untrusted_run(pipeline: Project) -> N
     (pipeline.root / MODEL).unlink()
     restored = ok(ap(pipeline.root, keys, "run"))
     assert f"stage is cached — restored outputs of run {trusted_run[:12]}" in restored.err
-    assert ok(ap(pipeline.root, keys, "status")).out == f"train: up to date (run {trusted_run[:12]})\n"
+    assert (
+        ok(ap(pipeline.root, keys, "status")).out == f"train: up to date (run {trusted_run[:12]})\n"
+    )
 
 
 def test_an_untrusted_gate_failed_run_does_not_make_a_trusted_run_stale(
