@@ -192,3 +192,47 @@ def test_no_trusted_key_at_all_says_what_to_do(pipeline: Project) -> None:
     status = ok(ap(pipeline.root, keys, "status"))
     assert "train: stale" in status.out and "untrusted signer" in status.out
     assert "auditpipe keys trust" in status.out
+
+
+TWO_STAGES = """\
+params: params.yaml
+stages:
+  prepare:
+    cmd: python -c "open('data/prepared.csv', 'w').write(open('data/raw.csv').read())"
+    deps: [data/raw.csv]
+    outs: [data/prepared.csv]
+  train:
+    cmd: python -c "open('models/model.pkl', 'w').write(open('data/prepared.csv').read()[::-1])"
+    deps: [data/prepared.csv, src/train.py]
+    params: [train.epochs]
+    outs: [models/model.pkl]
+"""
+
+
+def test_a_run_links_its_inputs_to_trusted_producers_only(project: Project) -> None:
+    """A stranger's newer run claiming to have made the upstream output's bytes must
+    not become the `producedBy` of the next trusted run downstream: that would put
+    an untrusted run on the model's lineage, and gate would deny honest work."""
+    from auditpipe.ledger.ledger import Ledger
+    from auditpipe.signing.factory import local_signer
+    from auditpipe.workspace import Workspace
+    from tests.unit.report.synthetic import record_run
+
+    project.gen({"auditpipe.yaml": TWO_STAGES, "params.yaml": "train:\n  epochs: 3\n"})
+    project.gen({"models/.keep": ""})
+    project.commit("pipeline")
+    keys = project.config_dir
+    ok(ap(project.root, keys, "run"))
+    prepared = lock_of(project.root, "prepare")
+    untrusted_key(project.root, keys, "evil")
+    with Ledger(Workspace.discover(project.root)) as ledger:
+        record_run(
+            ledger, local_signer("evil"), "prepare", {"src/train.py": None}, ["data/prepared.csv"]
+        )
+    (project.root / "params.yaml").write_text("train:\n  epochs: 4\n")
+    ran = ok(ap(project.root, keys, "run"))
+    assert "1 ran" in ran.err and "1 skipped" in ran.err, ran.err
+    shown = json.loads(ok(ap(project.root, keys, "show", lock_of(project.root), "--json")).out)
+    links = {m["name"]: m.get("producedBy") for m in shown["statement"]["predicate"]["materials"]}
+    assert links["data/prepared.csv"] == prepared
+    ok(ap(project.root, keys, "gate", *POLICY))
