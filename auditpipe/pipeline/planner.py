@@ -210,10 +210,12 @@ class Planner:
         """Why the stage is not up to date although ``matched`` has its key and
         outputs: its current run (``provenance.current``, among the runs the trust
         set vouches for, as for gate and verify) failed a gate."""
-        from auditpipe.provenance.current import current_run, failed_gates
+        from auditpipe.provenance.current import current_run, failed_gates, runs_of
 
         if all(entry_id == matched for entry_id in self.ledger.ids_for_stage(stage.name)):
             return None  # its only run: nothing newer can have failed (the common no-op)
+        if all(run.status != "gate_failed" for _id, run in runs_of(self.ledger, stage.name)):
+            return None  # no run failed a gate, whoever signed it: nothing to verify
         current = current_run(
             self.ledger,
             stage.name,
