@@ -106,20 +106,21 @@ def describe(ledger: Ledger, rel: str, *, link: bool = True) -> Material:
 
 def producer_of(ledger: Ledger, sha256: str, verifier: Verifier | None = None) -> str | None:
     """The newest successful stage run whose outputs include this digest; with a
-    ``verifier``, the newest one it vouches for (a stranger's claim to have made
-    these bytes is not lineage)."""
+    ``verifier``, the newest one it vouches for when there is one (a stranger's
+    newer claim to have made these bytes does not replace a trusted producer),
+    else still the newest: the link is a fact, which a verifier judges later."""
     from auditpipe.errors import Error
     from auditpipe.provenance.lineage import producers
 
-    for entry in producers(ledger, sha256):
-        if verifier is None:
+    found = producers(ledger, sha256)
+    if verifier is not None:
+        for entry in found:
+            try:
+                verifier.verify(entry.bundle)
+            except Error:
+                continue
             return entry.id
-        try:
-            verifier.verify(entry.bundle)
-        except Error:
-            continue
-        return entry.id
-    return None
+    return found[0].id if found else None
 
 
 def build(ledger: Ledger, run: RunFacts) -> SignedStatement:
