@@ -464,7 +464,9 @@ def _executor(repo: Path, stack: Any) -> tuple[Any, Any, Any, Any]:
     from auditpipe.pipeline.planner import Planner
     from auditpipe.pipeline.recording import PipelineRecorder
     from auditpipe.pipeline.spec import load_params, load_pipeline
+    from auditpipe.pipeline.trusted import RunTrust
     from auditpipe.signing.factory import signer_for
+    from auditpipe.trust.read import open_trust
     from auditpipe.workspace import Workspace
 
     workspace = Workspace.discover(repo)
@@ -472,7 +474,8 @@ def _executor(repo: Path, stack: Any) -> tuple[Any, Any, Any, Any]:
     dag = build_dag(spec)
     ledger = stack.enter_context(Ledger(workspace))
     cache = stack.enter_context(StatCache(StatCache.default_path(workspace.git_dir)))
-    planner = Planner(spec, ledger, load_params(spec), cache)
+    trust = RunTrust.of(open_trust(workspace, None))
+    planner = Planner(spec, ledger, load_params(spec), cache, trust=trust)
     recorder = PipelineRecorder(
         spec, ledger, planner, signer_for(workspace), state_dir=workspace.state_dir
     )
@@ -642,6 +645,8 @@ from auditpipe.ledger.ledger import Ledger
 from auditpipe.pipeline.dag import build_dag
 from auditpipe.pipeline.planner import Planner
 from auditpipe.pipeline.spec import load_params, load_pipeline
+from auditpipe.pipeline.trusted import RunTrust
+from auditpipe.trust.read import open_trust
 from auditpipe.workspace import Workspace
 t2 = time.perf_counter()
 ws = Workspace.discover()
@@ -650,7 +655,8 @@ dag = build_dag(spec)
 t3 = time.perf_counter()
 acc = [0.0]
 with Ledger(ws) as ledger, StatCache(StatCache.default_path(ws.git_dir)) as cache:
-    planner = Planner(spec, ledger, load_params(spec), cache)
+    trust = RunTrust.of(open_trust(ws, None))
+    planner = Planner(spec, ledger, load_params(spec), cache, trust=trust)
     fingerprints = planner.fingerprints
     def timed_fingerprints(*a, **k):
         start = time.perf_counter()

@@ -61,7 +61,7 @@ def status(stages: list[str] | None = None, /, *, json: bool = False) -> int:
             )
         from auditpipe.noop.record import record_verified
 
-        record_verified(ledger, planner.assessed.values())
+        record_verified(ledger, planner.assessed.values(), verifier=planner.trust)
     if json:
         print_json(rows)
         return 0

@@ -25,12 +25,20 @@ def _order(dag: Any, stages: list[str] | None) -> list[str]:
 
 
 @contextlib.contextmanager
-def _planner(workspace: Any, spec: Any) -> Iterator[tuple[Any, Any]]:
+def _planner(workspace: Any, spec: Any, trust: Any = None) -> Iterator[tuple[Any, Any]]:
+    """The ledger and a planner that counts the runs ``trust`` (a ``TrustRoot``;
+    default: ``$AUDITPIPE_TRUST_REF``, else the working tree) vouches for."""
     from auditpipe.fingerprint import StatCache
     from auditpipe.ledger.ledger import Ledger
     from auditpipe.pipeline.planner import Planner
     from auditpipe.pipeline.spec import load_params
+    from auditpipe.pipeline.trusted import RunTrust
 
     params_doc = load_params(spec)
+    if trust is None:
+        from auditpipe.cli.trust_cmds import open_trust_root
+
+        trust = open_trust_root(workspace, None, quiet=True)
+    runs = RunTrust.of(trust)
     with Ledger(workspace) as ledger, StatCache(StatCache.default_path(workspace.git_dir)) as cache:
-        yield ledger, Planner(spec, ledger, params_doc, cache)
+        yield ledger, Planner(spec, ledger, params_doc, cache, trust=runs)

@@ -13,15 +13,22 @@ from auditpipe.cli.pipeline_load import _load, _order, _planner
 if TYPE_CHECKING:
     from auditpipe.cache import OutputCache
     from auditpipe.pipeline.remote_outputs import RemoteOutputs
+    from auditpipe.trust.root import TrustRoot
 
 cache_app = App(name="cache", help="Share signed outputs through a remote cache (s3://...).")
 app.command(cache_app)
 
 
 def remote_outputs(
-    workspace: Any, spec: Any, cache: OutputCache, url: str | None, trust_ref: str | None = None
+    workspace: Any,
+    spec: Any,
+    cache: OutputCache,
+    url: str | None,
+    trust_ref: str | None = None,
+    trust: TrustRoot | None = None,
 ) -> RemoteOutputs | None:
-    """The remote caches configured for ``spec`` (``url`` replaces the default), or None."""
+    """The remote caches configured for ``spec`` (``url`` replaces the default), or None;
+    ``trust``: the trust root the command already read (else read here)."""
     from auditpipe.cli.trust_cmds import open_trust_root
     from auditpipe.pipeline.remote_outputs import RemoteOutputs
     from auditpipe.signing.factory import verifier_for
@@ -32,7 +39,8 @@ def remote_outputs(
     for stage in spec.stages.values():  # an unknown `remote:` name fails before any work
         for _path, options in stage.out_options:
             remotes.url(options.remote)
-    trust = open_trust_root(workspace, trust_ref, quiet=True)  # $AUDITPIPE_TRUST_REF, if set
+    if trust is None:
+        trust = open_trust_root(workspace, trust_ref, quiet=True)  # $AUDITPIPE_TRUST_REF, if set
     return RemoteOutputs(cache, remotes, verifier_for(trust))
 
 

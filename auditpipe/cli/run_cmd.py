@@ -156,6 +156,7 @@ def run(
     from auditpipe.cache import open_cache
     from auditpipe.cli.export_cmds import live_lineage
     from auditpipe.cli.remote_cmds import remote_outputs
+    from auditpipe.cli.trust_cmds import open_trust_root
     from auditpipe.pipeline.executor import Executor
     from auditpipe.pipeline.outputs import StageOutputs
     from auditpipe.pipeline.preflight import check_secrets, secret_values
@@ -164,7 +165,9 @@ def run(
 
     workspace, spec, dag = _load()
     order = _order(dag, stages)
-    with _planner(workspace, spec) as (ledger, planner):
+    # Read once: which runs count (skip, restore), the remote cache's, --push's.
+    trust = open_trust_root(workspace, None, quiet=True)  # $AUDITPIPE_TRUST_REF, if set
+    with _planner(workspace, spec, trust) as (ledger, planner):
         # Before any command runs: a secret found after the run would leave it unrecorded.
         guard = check_secrets(spec, order, planner.params_doc, allow_secret or ())
         if not dry_run:
@@ -207,7 +210,7 @@ def run(
                 workspace.root,
                 ledger,
                 cache,
-                remote_outputs(workspace, spec, cache, cache_remote),
+                remote_outputs(workspace, spec, cache, cache_remote, trust=trust),
             ),
             lineage=lineage,
             commands=commands,
@@ -238,15 +241,14 @@ def run(
                 ledger,
                 [a for a in planner.assessed.values() if skipped.get(a.stage) == a.run],
                 lock_written=bool(recorded),
+                verifier=planner.trust,
             )
     _summary(results)
     if push and not dry_run:
         from auditpipe.cli.sync_cmds import anchored_sync
-        from auditpipe.cli.trust_cmds import open_trust_root
         from auditpipe.ledger.sync import push as push_ledger
         from auditpipe.signing.factory import verifier_for
 
-        trust = open_trust_root(workspace, None, quiet=True)  # $AUDITPIPE_TRUST_REF, if set
         sent = anchored_sync(
             push_ledger, workspace, remote, None, signing, verifier_for(trust), trust, pull=False
         )

@@ -22,25 +22,33 @@ from auditpipe.noop.state import (
 if TYPE_CHECKING:
     from auditpipe.ledger.ledger import Ledger
     from auditpipe.pipeline.planner import Assessment
+    from auditpipe.signing.interface import Verifier
 
 LOCK_FILE = "auditpipe.lock"
 
 
 def record_verified(
-    ledger: Ledger, assessed: Iterable[Assessment], *, lock_written: bool = False
+    ledger: Ledger,
+    assessed: Iterable[Assessment],
+    *,
+    lock_written: bool = False,
+    verifier: Verifier | None = None,
 ) -> None:
     """Write the verified state for the up-to-date stages among ``assessed``; a
     failure here only means the next no-op takes the full path again.
-    ``lock_written``: the caller just wrote the lock's checkpoint over the head."""
+    ``lock_written``: the caller just wrote the lock's checkpoint over the head.
+    ``verifier``: the working tree's trust set, when the caller already has it."""
     if os.environ.get("AUDITPIPE_TRUST_REF"):
         return  # trust from a ref that can move under an unchanged working tree
     try:
-        _record(ledger, list(assessed), lock_written)
+        _record(ledger, list(assessed), lock_written, verifier)
     except (Error, OSError):
         return
 
 
-def _record(ledger: Ledger, assessed: list[Assessment], lock_written: bool) -> None:
+def _record(
+    ledger: Ledger, assessed: list[Assessment], lock_written: bool, verifier: Verifier | None
+) -> None:
     from auditpipe.lock.files import stages_in
 
     workspace = ledger.workspace
@@ -54,7 +62,7 @@ def _record(ledger: Ledger, assessed: list[Assessment], lock_written: bool) -> N
     candidates = [
         a for a in assessed if a.up_to_date and a.key and a.run and named.get(a.stage) == a.run
     ]
-    verified = _verified(ledger, [a.run for a in candidates if a.run])
+    verified = _verified(ledger, [a.run for a in candidates if a.run], verifier)
     stages: dict[str, Verdict] = {}
     current = lock_written and lock is not None
     previous = read_state(workspace.git_dir)
@@ -74,14 +82,15 @@ def _record(ledger: Ledger, assessed: list[Assessment], lock_written: bool) -> N
     write_state(workspace.git_dir, NoopState(head, lock, trust, stages, current))
 
 
-def _verified(ledger: Ledger, ids: list[str]) -> set[str]:
+def _verified(ledger: Ledger, ids: list[str], verifier: Verifier | None) -> set[str]:
     """The ids whose entry verifies under the working tree's trust set."""
     if not ids:
         return set()
-    from auditpipe.signing.factory import verifier_for
-    from auditpipe.trust.read import choose_ref, open_trust
+    if verifier is None:
+        from auditpipe.signing.factory import verifier_for
+        from auditpipe.trust.read import choose_ref, open_trust
 
-    verifier = verifier_for(open_trust(ledger.workspace, choose_ref(None, None), ()))
+        verifier = verifier_for(open_trust(ledger.workspace, choose_ref(None, None), ()))
     good = set()
     for entry_id in ids:
         try:

@@ -310,6 +310,7 @@ class Executor:
             return None
         with self._lock:
             entries = [self.planner.ledger.get(run_id) for run_id in assessment.cached]
+            entries = [e for e in entries if self.planner.trust.trusted(e)]  # as the remote's
             chosen = next((e for e in entries if self.outputs.restorable(stage, e)), None)
         if chosen is None:
             chosen = self._fetch(stage, entries)  # downloads outside the lock

@@ -3,8 +3,10 @@
 A stage's **key** is the sha256 of the canonical JSON of its expanded
 definition (command included), its dependencies' digests, the param values it
 reads, and the digests of its validation suites. A stage is up to date when a
-successful signed run with that key is on the ledger and every output on disk
-still has the digest that run recorded.
+successful run with that key, signed by a signer the project trusts, is on the
+ledger and every output on disk still has the digest that run recorded. Runs by
+other signers count neither for nor against a stage (``pipeline.trusted``): not
+for skipping, restoring or explaining it, nor as a newer failed run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from auditpipe.pipeline.diff import flatten
 from auditpipe.pipeline.params import missing_params
 from auditpipe.pipeline.spec import PipelineSpec, StageSpec
 from auditpipe.pipeline.stagekey import StageInputs, stage_key
+from auditpipe.pipeline.trusted import RunTrust
 from auditpipe.storage import is_url
 
 
@@ -41,8 +44,8 @@ class Assessment:
     outputs: Mapping[str, Fingerprint] = field(default_factory=dict)
     """The stage's outputs as they are on disk now (missing ones absent)."""
     cached: tuple[str, ...] = ()
-    """Successful runs with this very key whose outputs are missing or modified,
-    newest first: restoring one from the cache makes the stage up to date."""
+    """Trusted successful runs with this very key whose outputs are missing or
+    modified, newest first: restoring one from the cache makes the stage up to date."""
 
 
 class Planner:
@@ -54,11 +57,15 @@ class Planner:
         ledger: Ledger,
         params_doc: Mapping[str, Any],
         cache: StatCache | None = None,
+        *,
+        trust: RunTrust,
     ) -> None:
         self.spec = spec
         self.ledger = ledger
         self.params_doc = params_doc
         self.cache = cache
+        self.trust = trust
+        """The runs that count: signed by a signer the project trusts."""
         self._inputs = StageInputs(spec, params_doc)
         self.assessed: dict[str, Assessment] = {}
         """The latest assessment of each stage (what the no-op state records)."""
@@ -153,18 +160,28 @@ class Planner:
         if stage.always_changed:
             return verdict(False, None, ["always changed"])
         candidates = self._runs(self.ledger.ids_for_stage_key(key), stage.name)
+        refused: list[str] = []
         for entry, _run in candidates:
-            if _outputs_match(entry, stage, outputs):
-                blocked = self._current_failed(stage, entry.id, outputs)
-                if blocked:  # re-running is the way out: restoring changes nothing
-                    return verdict(False, None, [blocked])
-                return verdict(True, entry.id, [])
-        return verdict(
-            False,
-            None,
-            self._why_stale(stage, candidates, outputs, deps, params, suites),
-            self._restorable(stage, candidates),
+            if not _outputs_match(entry, stage, outputs):
+                continue
+            refusal = self.trust.refusal(entry)  # verified only when it would count
+            if refusal is not None:
+                refused.append(f"its matching run {entry.id[:12]} {refusal}; re-run `{stage.name}`")
+                continue
+            blocked = self._current_failed(stage, entry.id, outputs)
+            if blocked:  # re-running is the way out: restoring changes nothing
+                return verdict(False, None, [blocked])
+            return verdict(True, entry.id, [])
+        trusted = [(e, r) for e, r in candidates if self.trust.trusted(e)]
+        reasons = self._distrusted(refused[:1]) or self._why_stale(
+            stage, trusted, outputs, deps, params, suites
         )
+        return verdict(False, None, reasons, self._restorable(stage, trusted))
+
+    def _distrusted(self, reasons: list[str]) -> list[str]:
+        """``reasons`` (runs that do not count), and what to do when nothing can count."""
+        way_out = self.trust.way_out()
+        return [*reasons, way_out] if reasons and way_out else reasons
 
     def _restorable(
         self, stage: StageSpec, candidates: list[tuple[Entry, StageRun]]
@@ -176,9 +193,9 @@ class Planner:
             return ()
         from auditpipe.provenance.current import runs_of
 
-        failed = [
+        failed = [  # untrusted failed runs count against nothing
             (run.finished_at, _products(run))
-            for _id, run in runs_of(self.ledger, stage.name)
+            for _id, run in runs_of(self.ledger, stage.name, self.trust)
             if run.status == "gate_failed"
         ]
         return tuple(
@@ -191,16 +208,20 @@ class Planner:
         self, stage: StageSpec, matched: str, outputs: Mapping[str, Fingerprint]
     ) -> str | None:
         """Why the stage is not up to date although ``matched`` has its key and
-        outputs: its current run (``provenance.current``) failed a gate."""
-        from auditpipe.provenance.current import current_run, failed_gates
+        outputs: its current run (``provenance.current``, among the runs the trust
+        set vouches for, as for gate and verify) failed a gate."""
+        from auditpipe.provenance.current import current_run, failed_gates, runs_of
 
         if all(entry_id == matched for entry_id in self.ledger.ids_for_stage(stage.name)):
             return None  # its only run: nothing newer can have failed (the common no-op)
+        if all(run.status != "gate_failed" for _id, run in runs_of(self.ledger, stage.name)):
+            return None  # no run failed a gate, whoever signed it: nothing to verify
         current = current_run(
             self.ledger,
             stage.name,
             self.spec.root,
             lambda name: outputs[name].sha256 if name in outputs else None,
+            self.trust,
         )
         if current is None or current.id == matched or current.run.status != "gate_failed":
             return None
@@ -221,8 +242,9 @@ class Planner:
         return runs
 
     def latest_run(self, stage: str) -> tuple[Entry, StageRun] | None:
+        """The newest successful run of ``stage`` by a trusted signer."""
         runs = self._runs(self.ledger.ids_for_stage(stage), stage)
-        return runs[0] if runs else None
+        return next(((e, r) for e, r in runs if self.trust.trusted(e)), None)
 
     def _why_stale(
         self,
@@ -238,7 +260,7 @@ class Planner:
             return _output_reasons(entry, stage, outputs)
         latest = self.latest_run(stage.name)
         if latest is None:
-            return ["never run"]
+            return self._never_run(stage.name)
         _entry, run = latest
         reasons: list[str] = []
         before = {m.name: m.digest.sha256 for m in run.materials}
@@ -261,6 +283,17 @@ class Planner:
             if suite in old_suites and old_suites[suite] != digest:
                 reasons.append(f"validation suite {suite} changed")
         return reasons or _definition_reasons(stage, run)
+
+    def _never_run(self, stage: str) -> list[str]:
+        """No trusted successful run: "never run", or whose runs do not count."""
+        runs = self._runs(self.ledger.ids_for_stage(stage), stage)
+        if not runs:
+            return ["never run"]
+        entry, _run = runs[0]
+        why = self.trust.refusal(entry)
+        return self._distrusted(
+            [f"no run by a trusted signer: its latest run {entry.id[:12]} {why}"]
+        )
 
 
 def _outputs_match(entry: Entry, stage: StageSpec, outputs: Mapping[str, Fingerprint]) -> bool:

@@ -19,7 +19,7 @@ from auditpipe.manifest.predicates import Digest, Material, RunStatus, StageRun
 from auditpipe.manifest.statement import SignedStatement, Subject, build_statement
 from auditpipe.pipeline import facts
 from auditpipe.secrets import EnvRecord, SecretGuard, command_key
-from auditpipe.signing.interface import Signer
+from auditpipe.signing.interface import Signer, Verifier
 
 # Dependencies with these suffixes are code: their digests go into ``code.deps``
 # and they decide the run's ``dirty`` flag.
@@ -104,11 +104,22 @@ def describe(ledger: Ledger, rel: str, *, link: bool = True) -> Material:
     return material(fp, producer_of(ledger, fp.sha256) if link else None)
 
 
-def producer_of(ledger: Ledger, sha256: str) -> str | None:
-    """The newest successful stage run whose outputs include this digest."""
+def producer_of(ledger: Ledger, sha256: str, verifier: Verifier | None = None) -> str | None:
+    """The newest successful stage run whose outputs include this digest; with a
+    ``verifier``, the newest one it vouches for when there is one (a stranger's
+    newer claim to have made these bytes does not replace a trusted producer),
+    else still the newest: the link is a fact, which a verifier judges later."""
+    from auditpipe.errors import Error
     from auditpipe.provenance.lineage import producers
 
     found = producers(ledger, sha256)
+    if verifier is not None:
+        for entry in found:
+            try:
+                verifier.verify(entry.bundle)
+            except Error:
+                continue
+            return entry.id
     return found[0].id if found else None
 
 

@@ -35,7 +35,7 @@ from auditpipe.pipeline.planner import Assessment, Planner
 from auditpipe.pipeline.recorder import CODE_SUFFIXES, material, producer_of, sign_and_append
 from auditpipe.pipeline.spec import PipelineSpec, StageSpec
 from auditpipe.secrets import EnvRecord, SecretGuard, command_key, redact, write_private
-from auditpipe.signing.interface import Signer
+from auditpipe.signing.interface import Signer, Verifier
 
 
 def read_metrics(root: Path, paths: tuple[str, ...]) -> dict[str, Any]:
@@ -84,8 +84,10 @@ def stage_run_statement(
     watched: Sequence[str] = (),
     cards: Sequence[CardRef] = (),
     openlineage_run_id: str | None = None,
+    producers: Verifier | None = None,
 ) -> SignedStatement:
     """The canonical stage-run statement; shared by ``run`` and ``record_stage``.
+    ``producers``: link inputs only to runs this verifier vouches for.
 
     A command that succeeded but whose data failed a validation gate is
     ``gate_failed``. Outputs become subjects only when the run succeeded and
@@ -99,7 +101,7 @@ def stage_run_statement(
     guard.check_params(params)
     root = ledger.workspace.root
     materials = [
-        profiled(material(fp, producer_of(ledger, fp.sha256)), root)
+        profiled(material(fp, producer_of(ledger, fp.sha256, producers)), root)
         for _p, fp in sorted(deps.items())
     ]
     # Inputs another signed run produced are lineage, judged through that run,
@@ -221,6 +223,7 @@ class PipelineRecorder:
                 if card.path in stage.all_outputs
             ],
             openlineage_run_id=execution.lineage_run_id,
+            producers=self.planner.trust,  # the runs that count for `run` are its lineage
         )
         entry_id = sign_and_append(self.ledger, self.signer, statement)
         self._keep_logs(entry_id, stdout, stderr)

@@ -148,8 +148,9 @@ def test_untrusted_run_is_never_answered_from_the_state(
     ran: Project, tmp_path: Path, cli: Callable[..., Result]
 ) -> None:
     """Attack (a): the ledger is rewritten to hold a run signed by a key the
-    project does not trust, with the lock naming it. The full path answers (it
-    reports what the ledger holds) and the state never takes that run in."""
+    project does not trust, with the lock naming it. The full path answers (the
+    run does not count: stale, naming the untrusted signer) and the state never
+    takes that run in."""
     status(ran.root, tmp_path)
     assert cli("keys", "generate", "--name", "evil").code == 0
     root_commit = ran.git("rev-list", "--max-parents=0", LEDGER).split()[0]
@@ -161,7 +162,8 @@ def test_untrusted_run_is_never_answered_from_the_state(
     for _ in range(2):
         after, modules = status(ran.root, tmp_path)
         assert after.code == 0, after.err
-        assert f"train: up to date (run {lock['train'][:12]})" in after.out
+        assert "up to date" not in after.out and "train: stale" in after.out
+        assert f"its matching run {lock['train'][:12]} is signed by an untrusted" in after.out
         assert "pydantic" in modules  # the full path, every time: the run is not trusted
     state = json.loads(state_file(ran).read_text())["body"]
     assert state["stages"] == {}
