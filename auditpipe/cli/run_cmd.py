@@ -163,6 +163,8 @@ def run(
     from auditpipe.signing.factory import signer_for
 
     workspace, spec, dag = _load()
+    if executor is None and spec.executor == "ray":  # known only now; still before the ledger
+        _import_ray_meanwhile()
     order = _order(dag, stages)
     with _planner(workspace, spec) as (ledger, planner):
         # Before any command runs: a secret found after the run would leave it unrecorded.
