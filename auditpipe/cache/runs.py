@@ -14,11 +14,18 @@ from auditpipe.errors import Error
 from auditpipe.ledger.entry import Entry
 from auditpipe.ledger.ledger import Ledger
 from auditpipe.lock.files import LOCK_FILE, stages_in
+from auditpipe.storage.urls import is_url
+
+
+def cacheable(outputs: tuple[str, ...]) -> tuple[str, ...]:
+    """The outputs the caches hold: not object-store URLs, which already live in
+    shared storage (they are signed by digest, never copied, pushed or restored)."""
+    return tuple(o for o in outputs if not is_url(o))
 
 
 def products_of(entry: Entry, outputs: tuple[str, ...] | None = None) -> list[Product]:
-    """The products a successful run signed (its subjects), with their kinds;
-    only those among ``outputs`` when given."""
+    """The products a successful run signed (its subjects) that the caches can hold
+    (see ``cacheable``), with their kinds; only those among ``outputs`` when given."""
     run = entry.signed.stage_run()
     if run is None or run.status != "succeeded":
         return []
@@ -26,7 +33,9 @@ def products_of(entry: Entry, outputs: tuple[str, ...] | None = None) -> list[Pr
     return [
         Product(m.name, m.kind, m.digest.sha256)
         for m in run.products
-        if signed.get(m.name) == m.digest.sha256 and (outputs is None or m.name in outputs)
+        if signed.get(m.name) == m.digest.sha256
+        and (outputs is None or m.name in outputs)
+        and not is_url(m.name)
     ]
 
 

@@ -164,6 +164,8 @@ def run(
     from auditpipe.signing.factory import signer_for
 
     workspace, spec, dag = _load()
+    if executor is None and spec.executor == "ray":  # known only now; still before the ledger
+        _import_ray_meanwhile()
     order = _order(dag, stages)
     # Read once: which runs count (skip, restore), the remote cache's, --push's.
     trust = open_trust_root(workspace, None, quiet=True)  # $AUDITPIPE_TRUST_REF, if set

@@ -216,10 +216,13 @@ class Executor:
         return [results[name] for name in order if name in results]
 
     def _one(self, stage: StageSpec) -> StageResult:
+        from auditpipe.storage.objects import listed_once
+
         start = time.monotonic()
-        remote_deps = self._remote_state(stage)  # before hashing: a change mid-hash is caught too
-        with self._lock:
-            assessment = self.planner.assess(stage, force=self.force)
+        with listed_once(stage.deps):  # the snapshot and the hashing share one listing
+            remote_deps = self._remote_state(stage)  # before hashing: a change mid-hash is caught
+            with self._lock:
+                assessment = self.planner.assess(stage, force=self.force)
         if assessment.up_to_date:
             return StageResult(stage.name, "skipped", entry=assessment.run, reasons=("up to date",))
         if assessment.key is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditpipe.cache import OutputCache, Product
-from auditpipe.cache.runs import products_of
+from auditpipe.cache.runs import cacheable, products_of
 from auditpipe.errors import CacheError
 from auditpipe.fingerprint import Fingerprint
 from auditpipe.ledger.entry import Entry
@@ -74,9 +74,11 @@ class StageOutputs:
         return None
 
     def clear(self, stage: StageSpec, outputs: Mapping[str, Fingerprint]) -> list[str]:
-        """Clear every output that is not ``persist``; returns notices."""
+        """Clear every output that is not ``persist``; returns notices. Objects in a
+        store (URL outputs) are left for the command to overwrite: they are not in the
+        working tree, and the caches never hold them."""
         notices = []
-        for path in stage.all_outputs:
+        for path in cacheable(stage.all_outputs):
             if stage.options(path).persist:
                 _unprotect(self.root / path)
                 continue
@@ -90,9 +92,11 @@ class StageOutputs:
         return notices
 
     def restorable(self, stage: StageSpec, entry: Entry) -> bool:
-        """Whether the cache holds every product of ``entry`` that the stage declares."""
-        products = products_of(entry, stage.all_outputs)
-        return len(products) == len(stage.all_outputs) and self.cache.held(products)
+        """Whether the cache holds every product of ``entry`` that the stage declares
+        (URL outputs aside: the planner offers a run only while its objects are intact)."""
+        local = cacheable(stage.all_outputs)
+        products = products_of(entry, local)
+        return len(products) == len(local) and self.cache.held(products)
 
     def restore(
         self, stage: StageSpec, entry: Entry, outputs: Mapping[str, Fingerprint]

@@ -176,7 +176,7 @@ class Planner:
         reasons = self._distrusted(refused[:1]) or self._why_stale(
             stage, trusted, outputs, deps, params, suites
         )
-        return verdict(False, None, reasons, self._restorable(stage, trusted))
+        return verdict(False, None, reasons, self._restorable(stage, trusted, outputs))
 
     def _distrusted(self, reasons: list[str]) -> list[str]:
         """``reasons`` (runs that do not count), and what to do when nothing can count."""
@@ -184,11 +184,15 @@ class Planner:
         return [*reasons, way_out] if reasons and way_out else reasons
 
     def _restorable(
-        self, stage: StageSpec, candidates: list[tuple[Entry, StageRun]]
+        self,
+        stage: StageSpec,
+        candidates: list[tuple[Entry, StageRun]],
+        outputs: Mapping[str, Fingerprint],
     ) -> tuple[str, ...]:
         """Runs whose products the cache may put back: not those whose very bytes a
         newer run of the stage judged failing (restoring them would bring back data
-        a gate refused; re-running is the way out)."""
+        a gate refused; re-running is the way out), nor those whose object-store
+        outputs are gone or changed (no cache holds those; only a run makes them)."""
         if not candidates:
             return ()
         from auditpipe.provenance.current import runs_of
@@ -201,7 +205,8 @@ class Planner:
         return tuple(
             entry.id
             for entry, run in candidates
-            if not any(when > run.finished_at and made == _products(run) for when, made in failed)
+            if _objects_intact(entry, stage, outputs)
+            and not any(when > run.finished_at and made == _products(run) for when, made in failed)
         )
 
     def _current_failed(
@@ -307,11 +312,22 @@ def _output_reasons(
     reasons = []
     for path in stage.all_outputs:
         fp = outputs.get(path)
-        if fp is None:
+        if fp is None and is_url(path):
+            reasons.append(f"output {path} missing from its store (no cache holds it: re-run)")
+        elif fp is None:
             reasons.append(f"output {path} missing")
         elif recorded.get(path) != fp.sha256:
             reasons.append(f"output {path} modified since run {entry.id[:12]}")
     return reasons
+
+
+def _objects_intact(entry: Entry, stage: StageSpec, outputs: Mapping[str, Fingerprint]) -> bool:
+    """Whether every object-store output is still the one ``entry`` signed."""
+    urls = [path for path in stage.all_outputs if is_url(path)]
+    if not urls:
+        return True
+    recorded = {s.name: s.sha256 for s in entry.signed.statement.subject}
+    return all(path in outputs and outputs[path].sha256 == recorded.get(path) for path in urls)
 
 
 def _definition_reasons(stage: StageSpec, run: StageRun) -> list[str]:

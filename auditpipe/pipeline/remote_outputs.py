@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from auditpipe.cache import OutputCache, Product
 from auditpipe.cache.remote import RemoteObjectStore
-from auditpipe.cache.runs import products_of
+from auditpipe.cache.runs import cacheable, products_of
 from auditpipe.cache.transfer import Pushed, RemoteCache
 from auditpipe.errors import CacheError, Error, ObjectMismatch, RemoteCacheError
 from auditpipe.ledger.entry import Entry
@@ -72,8 +72,9 @@ class RemoteOutputs:
 
     def _shared(self, stage: StageSpec, entry: Entry) -> dict[str, list[Product]] | None:
         """``entry``'s products by remote when every one of them is shared, else None."""
-        products = products_of(entry, stage.all_outputs)
-        if len(products) != len(stage.all_outputs):
+        local = cacheable(stage.all_outputs)  # URL outputs are never on a remote cache
+        products = products_of(entry, local)
+        if len(products) != len(local):
             return None
         groups = self._by_remote(stage, products)
         if sum(len(g) for g in groups.values()) != len(products):

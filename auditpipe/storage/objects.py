@@ -15,6 +15,7 @@ import dataclasses
 import io
 import logging
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
@@ -159,6 +160,16 @@ def fingerprint_urls(
         finally:
             cache.close()
     return found
+
+
+def listed_once(paths: Sequence[str]) -> AbstractContextManager[None]:
+    """A block in which this thread lists each S3 prefix once (``s3objects.listed_once``);
+    nothing when ``paths`` name no ``s3://`` URL read through boto3."""
+    if not any(p.startswith("s3://") for p in paths) or not _boto3_urls(paths)[0]:
+        return nullcontext()
+    from auditpipe.storage.s3objects import listed_once as scope
+
+    return scope()
 
 
 def exists(url: str) -> bool:

@@ -12,23 +12,17 @@ boto3 is imported here only, and only when an ``s3://`` URL is read.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import hashlib
 import os
-import queue
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
+from http.client import HTTPException
 from typing import Any
 
 from auditpipe.errors import FingerprintError
+from auditpipe.storage.s3body import body_chunks
 
-# One GET per object, read on a thread in 1 MiB chunks while this one hashes. Measured
-# (interleaved, 7 rounds, loaded 2-core machine): 1 MiB x 4 queued 0.49 s for 256 MiB,
-# 2 MiB x 8 0.71 s, 8 MiB 0.6-0.9 s; reading and hashing in turn 0.51 s (as good only
-# when no second core is free; with one, the thread was 0.46 s against 0.58 s).
-CHUNK_BYTES = 1 << 20
 _CREDENTIAL_CODES = {
     "InvalidAccessKeyId",
     "SignatureDoesNotMatch",
@@ -230,30 +224,11 @@ def head(bucket: str, key: str) -> ObjectInfo | None:
     )
 
 
-def _chunks(body: Any) -> Iterator[bytes]:
-    """The body's chunks, read on a thread so hashing one overlaps reading the next."""
-    ready: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=4)
+def _cut_off(exc: BaseException) -> bool:
+    """Whether botocore says the body ended early or its stream broke."""
+    from botocore import exceptions as bx
 
-    def pump() -> None:
-        try:
-            for chunk in body.iter_chunks(CHUNK_BYTES):
-                ready.put(chunk)
-            ready.put(None)
-        except BaseException as exc:  # handed to the hashing thread, raised there
-            ready.put(exc)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    try:
-        while (item := ready.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:  # stopped early (an error, Ctrl-C): unblock the reader so it can end
-        body.close()
-        while reader.is_alive():
-            with contextlib.suppress(queue.Empty):
-                ready.get(timeout=0.1)
+    return isinstance(exc, bx.IncompleteReadError | bx.ResponseStreamingError)
 
 
 def hash_object(bucket: str, info: ObjectInfo) -> tuple[str, str | None]:
@@ -267,15 +242,21 @@ def hash_object(bucket: str, info: ObjectInfo) -> tuple[str, str | None]:
     try:
         got = client().get_object(Bucket=bucket, Key=info.key, IfMatch=f'"{info.etag}"')
         digest, size = hashlib.sha256(), 0
-        for chunk in _chunks(got["Body"]):
+        for chunk in body_chunks(got["Body"], info.size):
             digest.update(chunk)
             size += len(chunk)
     except _boto_errors() as exc:
         if error_code(exc) in _MISSING_CODES | {"PreconditionFailed", "412", "NoSuchBucket"}:
             raise ObjectStoreError(moved, path=url, hint=hint) from exc
+        if _cut_off(exc):
+            raise ObjectStoreError(f"the read was cut off: {exc}", path=url, hint=hint) from exc
         raise store_error(exc, url) from exc
-    except OSError as exc:
+    except (OSError, HTTPException) as exc:  # HTTPException: http.client's IncompleteRead
         raise ObjectStoreError(f"the read was cut off: {exc}", path=url, hint=hint) from exc
-    if got["ETag"].strip('"') != info.etag or size != info.size:
+    if got["ETag"].strip('"') != info.etag or size > info.size:
         raise ObjectStoreError(moved, path=url, hint=hint)
+    if size != info.size:  # same version, fewer bytes: the connection ended early
+        raise ObjectStoreError(
+            f"the read was cut off after {size} of {info.size} bytes", path=url, hint=hint
+        )
     return digest.hexdigest(), got.get("VersionId")

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from auditpipe.fingerprint import formats
@@ -58,6 +60,34 @@ def _listing_prefixes(keys: Sequence[str]) -> list[str]:
     return kept
 
 
+_scope = threading.local()
+
+
+@contextmanager
+def listed_once() -> Iterator[None]:
+    """Inside the block, this thread lists each (bucket, prefix) once and reuses it.
+
+    For a stage's deps, the snapshot taken before hashing and the assessment that
+    hashes them: the digests are then pinned (``IfMatch``) to the very ETags the
+    after-run check compares against. That check runs outside the block and lists
+    again, as it must."""
+    outer = getattr(_scope, "listings", None)
+    _scope.listings = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _scope.listings = outer
+
+
+def _list(bucket: str, prefix: str, shown: str) -> dict[str, ObjectInfo]:
+    memo: dict[tuple[str, str], dict[str, ObjectInfo]] | None = getattr(_scope, "listings", None)
+    if memo is None:
+        return s3.list_prefix(bucket, prefix, shown)
+    if (bucket, prefix) not in memo:
+        memo[bucket, prefix] = s3.list_prefix(bucket, prefix, shown)
+    return memo[bucket, prefix]
+
+
 def resolve(urls: Sequence[str]) -> dict[str, Resolved]:
     """Each URL's objects, from one listing per distinct parent prefix per bucket."""
     by_bucket: dict[str, list[str]] = {}
@@ -72,7 +102,7 @@ def resolve(urls: Sequence[str]) -> dict[str, Resolved]:
             shown = ", ".join(wanted[:3]) + (
                 f" (and {len(wanted) - 3} more)" if len(wanted) > 3 else ""
             )
-            listed.update(s3.list_prefix(bucket, prefix, shown))
+            listed.update(_list(bucket, prefix, shown))
         ordered = sorted(listed)
         for key in keys:
             url = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"

@@ -48,12 +48,15 @@ def require_auth(endpoint: str) -> Iterator[None]:
 
 
 class CountingProxy:
-    """A TCP forwarder to ``target`` that counts the bytes the server sends back."""
+    """A TCP forwarder to ``target`` that counts the bytes the server sends back, and
+    cuts every connection once ``cut_after`` bytes came back in all (a network failure
+    mid-response)."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, cut_after: int | None = None) -> None:
         host, port = target.rsplit("//", 1)[1].split(":")
         self.target = (host, int(port))
         self.received = 0
+        self.cut_after = cut_after
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.endpoint = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
@@ -76,6 +79,8 @@ class CountingProxy:
                     with self._lock:
                         self.received += len(data)
                 dst.sendall(data)
+                if self.cut_after is not None and self.received > self.cut_after:
+                    break
         except OSError:
             pass
         finally:
