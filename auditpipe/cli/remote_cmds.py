@@ -44,10 +44,12 @@ def remote_outputs(
     return RemoteOutputs(cache, remotes, verifier_for(trust))
 
 
-def _required(workspace: Any, spec: Any, cache: OutputCache, url: str | None) -> RemoteOutputs:
+def _required(
+    workspace: Any, spec: Any, cache: OutputCache, url: str | None, trust: TrustRoot
+) -> RemoteOutputs:
     from auditpipe.errors import ConfigError
 
-    remote = remote_outputs(workspace, spec, cache, url)
+    remote = remote_outputs(workspace, spec, cache, url, trust=trust)
     if remote is None:
         raise ConfigError(
             "no remote cache is configured",
@@ -74,11 +76,13 @@ def push(stages: list[str] | None = None, /, *, remote: str | None = None) -> in
         else $AUDITPIPE_CACHE_REMOTE).
     """
     from auditpipe.cache import open_cache
+    from auditpipe.cli.trust_cmds import open_trust_root
 
     workspace, spec, dag = _load()
-    shared = _required(workspace, spec, open_cache(workspace), remote)
+    trust = open_trust_root(workspace, None, quiet=True)  # $AUDITPIPE_TRUST_REF, if set
+    shared = _required(workspace, spec, open_cache(workspace), remote, trust)
     sent = already = 0
-    with _planner(workspace, spec) as (ledger, planner):
+    with _planner(workspace, spec, trust) as (ledger, planner):
         for name in _order(dag, stages):
             found = planner.assess(spec.stages[name])
             if not found.up_to_date or found.run is None:
@@ -125,16 +129,17 @@ def pull(
         Print machine-readable output.
     """
     from auditpipe.cache import open_cache
+    from auditpipe.cli.trust_cmds import open_trust_root
     from auditpipe.errors import RemoteCacheError
     from auditpipe.pipeline.outputs import StageOutputs
 
     workspace, spec, dag = _load()
     cache = open_cache(workspace)
-    shared = _required(workspace, spec, cache, remote)
-    if trust_ref:
-        shared = remote_outputs(workspace, spec, cache, remote, trust_ref) or shared
+    # One trust root for both choices: which runs count, and which runs' bytes are fetched.
+    trust = open_trust_root(workspace, trust_ref, quiet=True)
+    shared = _required(workspace, spec, cache, remote, trust)
     rows: list[dict[str, Any]] = []
-    with _planner(workspace, spec) as (ledger, planner):
+    with _planner(workspace, spec, trust) as (ledger, planner):
         outputs = StageOutputs(workspace.root, ledger, cache, shared)
         for name in _order(dag, stages):
             stage = spec.stages[name]
