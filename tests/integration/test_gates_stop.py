@@ -91,6 +91,27 @@ def test_a_suite_gx_refuses_stops_a_long_command(project: Project, cli: Cli) -> 
     assert verified.code == 0, verified.err
 
 
+def test_a_stage_beside_the_stopped_one_finishes_and_is_recorded(
+    project: Project, cli: Cli
+) -> None:
+    # As when a suite is refused before its command: nothing new starts, a stage
+    # already running on its own finishes and is recorded, the run exits 2.
+    _pipeline(project, 30, TYPO)
+    other = "  other:\n    cmd: sleep 8 && echo done > other.txt\n    outs: [other.txt]\n"
+    project.gen({"auditpipe.yaml": PIPELINE + other, ".gitignore": "data/\nsleep.pid\nother.txt\n"})
+    project.commit("an ungated stage beside it")
+    started = time.monotonic()
+    result = run_auditpipe(project.root, "run", "-j", "2")
+    assert result.code == 2, result.err
+    assert time.monotonic() - started < 20
+    assert "expectations/wine.json:" in result.err and "Traceback" not in result.err
+    assert _gone(_sleep_pid(project.root, timeout=0))
+    assert runs(cli, "train") == []
+    (run,) = runs(cli, "other")
+    assert run["predicate"]["exitCode"] == 0
+    assert cli("verify", "--ledger").code == 0
+
+
 def test_a_valid_suite_loads_while_the_command_runs_and_passes(
     project: Project, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -134,7 +155,7 @@ def test_ctrl_c_while_gx_loads_exits_130_promptly(project: Project, cli: Cli) ->
         sleep_pid = _sleep_pid(project.root)  # the command runs; GX is loading meanwhile
         proc.send_signal(signal.SIGINT)
         started = time.monotonic()
-        out, err = proc.communicate(timeout=20)
+        _out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:
             proc.kill()
