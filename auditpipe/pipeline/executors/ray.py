@@ -143,6 +143,7 @@ class RayExecutor:
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self._lock = threading.Lock()
         self._running: dict[Any, str] = {}  # task generator -> its stage
+        self._stopped: set[str] = set()  # stages stopped one by one: none starts again
         self._remote: Any = None
         self._connected_here = False  # a connection someone else made is theirs to end
 
@@ -180,6 +181,9 @@ class RayExecutor:
         generator = self._remote.options(**ray_options(job)).remote(job.cmd, job.cwd, job.env)
         with self._lock:
             self._running[generator] = job.stage
+            stopped = job.stage in self._stopped
+        if stopped:  # stopped while it was being submitted
+            ray.cancel(generator, force=True)
         result: dict[str, Any] | None = None
         try:
             for ref in generator:
@@ -208,6 +212,8 @@ class RayExecutor:
         import ray
 
         with self._lock:
+            if stage is not None:
+                self._stopped.add(stage)
             running = [g for g, s in self._running.items() if stage in (None, s)]
         for generator in running:
             try:
