@@ -55,12 +55,15 @@ class RunGates:
     def command_starts(self, stage: StageSpec) -> None:
         """A stage's command is about to run: start loading GX if a gate may
         follow, and check the stage's suites (``SuiteError`` stops the run)."""
-        if stage.validate:  # what needs no GX first: a broken file never starts the load
-            from auditpipe.gates.suite import read_suite
-
-            for _data, suite in stage.validate:
-                read_suite(self.root / suite, suite)
+        # Imports under the lock too: two threads importing different parts of
+        # auditpipe.gates at once can meet in its import cycle (a partly
+        # initialised module, ImportError) — seen with `-j 2`.
         with self._lock:
+            if stage.validate:  # what needs no GX first: a broken file never starts the load
+                from auditpipe.gates.suite import read_suite
+
+                for _data, suite in stage.validate:
+                    read_suite(self.root / suite, suite)
             if not self._ahead:
                 return
             loader = self._loaded()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Project, Result, run_auditpipe
+from tests.conftest import Project, Result
 from tests.integration.test_gates_pipeline import MAKE, SUITE, runs
 from tests.unit.gates.helpers import expectation, write_suite
 
@@ -53,6 +53,18 @@ def _pipeline(project: Project, seconds: float, suite: list[dict[str, Any]]) -> 
     return project
 
 
+def _run(root: Path, *args: str) -> Result:
+    """``auditpipe run`` as a real process; a thread that blocked its exit fails the test."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditpipe", "run", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
 def _gone(pid: int) -> bool:
     """Whether ``pid`` has ended (a zombie left to an init that does not reap counts)."""
     try:
@@ -77,7 +89,7 @@ def _sleep_pid(root: Path, timeout: float = 20.0) -> int:
 def test_a_suite_gx_refuses_stops_a_long_command(project: Project, cli: Cli) -> None:
     _pipeline(project, 30, TYPO)
     started = time.monotonic()
-    result = run_auditpipe(project.root, "run")  # real process, real GX, real sleep
+    result = _run(project.root)  # real process, real GX, real sleep
     elapsed = time.monotonic() - started
     assert result.code == 2, result.err
     assert elapsed < 20, f"took {elapsed:.1f} s: the command was not stopped"
@@ -101,7 +113,7 @@ def test_a_stage_beside_the_stopped_one_finishes_and_is_recorded(
     project.gen({"auditpipe.yaml": PIPELINE + other, ".gitignore": "data/\nsleep.pid\nother.txt\n"})
     project.commit("an ungated stage beside it")
     started = time.monotonic()
-    result = run_auditpipe(project.root, "run", "-j", "2")
+    result = _run(project.root, "-j", "2")
     assert result.code == 2, result.err
     assert time.monotonic() - started < 20
     assert "expectations/wine.json:" in result.err and "Traceback" not in result.err
