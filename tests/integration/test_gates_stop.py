@@ -161,13 +161,17 @@ def test_ctrl_c_while_gx_loads_exits_130_promptly(project: Project, cli: Cli) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(os.environ),
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )
     try:
         sleep_pid = _sleep_pid(project.root)  # the command runs; GX is loading meanwhile
         proc.send_signal(signal.SIGINT)
         started = time.monotonic()
-        _out, err = proc.communicate(timeout=20)
+        try:
+            _out, err = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:  # show where it hangs: every thread's stack
+            proc.send_signal(signal.SIGABRT)
+            raise AssertionError(proc.communicate()[1]) from None
     finally:
         if proc.poll() is None:
             proc.kill()
