@@ -22,12 +22,17 @@ import threading
 from typing import NoReturn
 
 HEAVY_TEARDOWN = "great_expectations"
+LOADER_THREAD = "auditpipe-gx-loader"  # auditpipe.gates.loader's thread (not imported here)
 
 
 def exit_process(code: int) -> NoReturn:
     """End the process with ``code`` (see the module docstring)."""
     others = [t for t in threading.enumerate() if t is not threading.main_thread()]
-    if HEAVY_TEARDOWN in sys.modules and all(t.daemon for t in others):
+    # Also while the loader thread is still importing GX (an error or Ctrl-C before
+    # it finished): finalising the interpreter under a daemon thread mid-import
+    # is where an interrupted gated run was seen to hang under load.
+    loading = any(t.name == LOADER_THREAD and t.is_alive() for t in others)
+    if (HEAVY_TEARDOWN in sys.modules or loading) and all(t.daemon for t in others):
         try:
             for stream in (sys.stdout, sys.stderr):
                 if stream is not None:

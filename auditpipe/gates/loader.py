@@ -11,7 +11,9 @@ A failure on the thread is kept, not raised there: a suite GX refuses is the
 very :class:`~auditpipe.errors.SuiteError` :func:`~auditpipe.gates.suite.load_suite`
 raises, and GX failing to load is a :class:`~auditpipe.errors.GateError`; either
 is raised to whoever asks for the suite or the context (exit 2, the file named),
-never a traceback from the thread.
+never a traceback from the thread. ``on_ready`` is called on the thread once
+loading has finished, well or not, so a run can stop a stage's command as soon
+as a suite it depends on is known to be refused.
 
 Suites are checked as their bytes were when the loader read them; asking for a
 suite reads the file again and re-checks it (GX is loaded by then, so that is
@@ -21,9 +23,10 @@ digest of, the suite file as it is when the gate runs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +38,14 @@ from auditpipe.gates.suite import Suite, read_suite, suite_from_bytes
 class GxLoader:
     """Loads GX, one shared context and the suites ``suites`` (paths relative to ``root``)."""
 
-    def __init__(self, root: Path | str, suites: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        suites: Iterable[str] = (),
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
         self.root = Path(root)
+        self._on_ready = on_ready  # called on the thread once loading has finished
         self._displays = tuple(dict.fromkeys(suites))
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -83,6 +92,10 @@ class GxLoader:
             self._failure = exc
         finally:
             self._done.set()
+        if self._on_ready is not None:
+            # Never a traceback from the thread: a gate still raises the failure itself.
+            with contextlib.suppress(BaseException):
+                self._on_ready()
 
     def _wait(self) -> None:
         self.start()

@@ -147,7 +147,7 @@ class Executor:
         self.gates = RunGates(self.root, stages, ())
 
     def run(self, order: Sequence[str]) -> list[StageResult]:
-        self.gates = RunGates(self.root, self.stages, order)
+        self.gates = RunGates(self.root, self.stages, order, stop=self.commands.stop)
         # On an error the loader's thread (a daemon) is left to the interpreter:
         # the error is shown without waiting for an import nobody needs.
         results = self._run(order)
@@ -243,6 +243,11 @@ class Executor:
         run_id = self.lineage.started(stage, assessment)
         execution = self._execute(stage)
         execution.lineage_run_id = run_id
+        try:
+            self.gates.command_done(stage.name)  # raises if stopped for a refused suite
+        except Error:
+            self.lineage.aborted(run_id)  # a property of the suite: nothing is recorded
+            raise
         if remote_deps and execution.failure is None:
             from auditpipe.storage.objects import changed
 

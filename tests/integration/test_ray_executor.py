@@ -199,3 +199,26 @@ def test_raw_data_on_s3_and_stages_on_ray(
     assert statement["subject"][0]["name"] == "s3://lake/clean/data.csv"
     assert statement["subject"][0]["digest"]["sha256"] == hashlib.sha256(RAW.upper()).hexdigest()
     assert cli("verify", "--ledger").code == 0
+
+
+def test_a_suite_gx_refuses_cancels_the_stage_on_the_cluster(
+    cluster: Any, project: Project, cli: Callable[..., Result]
+) -> None:
+    from tests.integration.test_gates_stop import TYPO
+    from tests.unit.gates.helpers import write_suite
+
+    gated = (
+        "stages:\n  train:\n    cmd: sleep 30 && echo x > out/wine.parquet\n"
+        "    outs: [out/wine.parquet]\n"
+        "    validate:\n      out/wine.parquet: expectations/wine.json\n"
+    )
+    project.gen({"auditpipe.yaml": gated, "out/.keep": ""})
+    write_suite(project.root / "expectations/wine.json", TYPO)
+    project.commit("a gated stage with a typo in its suite")
+    started = time.monotonic()
+    result = cli("run", "--executor", "ray", "--address", cluster.address)
+    assert result.code == 2, result.err
+    assert time.monotonic() - started < 20  # cancelled, not run to its end
+    assert "expectations/wine.json:" in result.err and "Traceback" not in result.err
+    assert runs(cli) == []
+    assert cli("verify", "--ledger").code == 0

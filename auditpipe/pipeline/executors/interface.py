@@ -52,8 +52,10 @@ class CommandExecutor(Protocol):
     def launch(self, job: CommandJob, output: OutputSink) -> CommandOutcome:
         """Run ``job`` to completion, passing each output line to ``output``."""
 
-    def stop(self) -> None:
-        """Stop every running command (Ctrl-C/SIGTERM); their runs are not recorded."""
+    def stop(self, stage: str | None = None) -> None:
+        """Stop every running command (Ctrl-C/SIGTERM; their runs are not recorded),
+        or only ``stage``'s (its gate's suite was refused while it ran); a command
+        of ``stage`` that starts after that is stopped at once."""
 
     def close(self) -> None:
         """Release what the executor holds (a cluster connection, say)."""

@@ -20,7 +20,8 @@ class LocalExecutor:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._children: set[subprocess.Popen[bytes]] = set()
+        self._children: dict[subprocess.Popen[bytes], str] = {}  # -> its stage
+        self._stopped: set[str] = set()  # stages stopped one by one: none starts again
 
     def launch(self, job: CommandJob, output: OutputSink) -> CommandOutcome:
         try:
@@ -41,7 +42,10 @@ class LocalExecutor:
                 None, f"could not start command: {what}" + (f" ({hint})" if hint else "")
             )
         with self._lock:
-            self._children.add(proc)
+            self._children[proc] = job.stage
+            stopped = job.stage in self._stopped
+        if stopped:  # stopped while it was being started
+            self._end([proc])
         readers = [
             threading.Thread(target=_pump, args=("stdout", proc.stdout, output)),
             threading.Thread(target=_pump, args=("stderr", proc.stderr, output)),
@@ -52,12 +56,19 @@ class LocalExecutor:
         for reader in readers:
             reader.join()
         with self._lock:
-            self._children.discard(proc)
+            self._children.pop(proc, None)
         return CommandOutcome(code)
 
-    def stop(self) -> None:
+    def stop(self, stage: str | None = None) -> None:
         with self._lock:
-            children = list(self._children)
+            if stage is not None:
+                self._stopped.add(stage)
+            children = [p for p, s in self._children.items() if stage in (None, s)]
+        self._end(children)
+
+    @staticmethod
+    def _end(children: list[subprocess.Popen[bytes]]) -> None:
+        """SIGTERM each child's process group; SIGKILL what is left after 5 s."""
         for proc in children:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)

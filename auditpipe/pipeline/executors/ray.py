@@ -142,7 +142,8 @@ class RayExecutor:
     def __init__(self, address: str | None = None) -> None:
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self._lock = threading.Lock()
-        self._running: set[Any] = set()
+        self._running: dict[Any, str] = {}  # task generator -> its stage
+        self._stopped: set[str] = set()  # stages stopped one by one: none starts again
         self._remote: Any = None
         self._connected_here = False  # a connection someone else made is theirs to end
 
@@ -179,7 +180,10 @@ class RayExecutor:
             self.connect()
         generator = self._remote.options(**ray_options(job)).remote(job.cmd, job.cwd, job.env)
         with self._lock:
-            self._running.add(generator)
+            self._running[generator] = job.stage
+            stopped = job.stage in self._stopped
+        if stopped:  # stopped while it was being submitted
+            ray.cancel(generator, force=True)
         result: dict[str, Any] | None = None
         try:
             for ref in generator:
@@ -192,7 +196,7 @@ class RayExecutor:
             return CommandOutcome(None, f"the Ray task failed: {_first_line(exc)}")
         finally:
             with self._lock:
-                self._running.discard(generator)
+                self._running.pop(generator, None)
         if result is None:
             return CommandOutcome(None, "the Ray task ended without reporting an exit code")
         placement = Placement(
@@ -204,11 +208,13 @@ class RayExecutor:
         )
         return CommandOutcome(result["exitCode"], result["failure"], placement)
 
-    def stop(self) -> None:
+    def stop(self, stage: str | None = None) -> None:
         import ray
 
         with self._lock:
-            running = list(self._running)
+            if stage is not None:
+                self._stopped.add(stage)
+            running = [g for g, s in self._running.items() if stage in (None, s)]
         for generator in running:
             try:
                 ray.cancel(generator, force=True)

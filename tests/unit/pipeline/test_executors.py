@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from auditpipe.errors import ConfigError
 from auditpipe.pipeline.executors import CommandJob
+from auditpipe.pipeline.executors.interface import CommandOutcome
 from auditpipe.pipeline.executors.local import LocalExecutor
 from auditpipe.pipeline.executors.ray import ray_options
 from auditpipe.pipeline.resources import parse_size
@@ -110,3 +113,30 @@ def test_local_executor_reports_a_missing_directory(tmp_path: Path) -> None:
     outcome = LocalExecutor().launch(job, lambda stream, raw: None)
     assert outcome.exit_code is None
     assert outcome.failure is not None and "could not start command" in outcome.failure
+
+
+def test_local_executor_stops_one_stage_and_leaves_the_other(tmp_path: Path) -> None:
+    executor = LocalExecutor()
+    outcomes: dict[str, CommandOutcome] = {}
+
+    def launch(stage: str, cmd: str) -> None:
+        job = CommandJob(stage=stage, cmd=cmd, cwd=str(tmp_path), env={"PATH": "/usr/bin:/bin"})
+        outcomes[stage] = executor.launch(job, lambda stream, raw: None)
+
+    threads = [
+        threading.Thread(target=launch, args=("a", "sleep 30")),
+        threading.Thread(target=launch, args=("b", "sleep 2; echo done > b.txt")),
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    started = time.monotonic()
+    executor.stop("a")
+    threads[0].join(timeout=10)
+    assert time.monotonic() - started < 6 and outcomes["a"].exit_code == -15  # SIGTERM
+    threads[1].join(timeout=10)
+    assert outcomes["b"].exit_code == 0 and (tmp_path / "b.txt").read_text() == "done\n"
+    # A command of a stopped stage that starts afterwards (the stop raced its start) dies too.
+    began = time.monotonic()
+    launch("a", "sleep 30")
+    assert outcomes["a"].exit_code == -15 and time.monotonic() - began < 6
