@@ -22,6 +22,26 @@ def aws_env(endpoint: str) -> dict[str, str]:
     }
 
 
+def loopback_client(endpoint: str, monkeypatch: Any) -> Any:
+    """A boto3 client on the loopback server, with the AWS environment pointing at it
+    for auditpipe too (its cached S3 client is dropped, so it sees the new variables)."""
+    import boto3
+
+    from auditpipe.storage import s3 as store
+
+    for name, value in aws_env(endpoint).items():
+        monkeypatch.setenv(name, value)
+    store.reset()
+    return boto3.client("s3")
+
+
+def forget_client() -> None:
+    """Drop auditpipe's cached S3 client (after a test changed the AWS environment)."""
+    from auditpipe.storage import s3 as store
+
+    store.reset()
+
+
 @contextmanager
 def moto_server() -> Iterator[str]:
     from moto.server import ThreadedMotoServer

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.s3_helpers import CountingProxy, aws_env, moto_server
+from tests.integration.s3_helpers import CountingProxy, forget_client, loopback_client, moto_server
 
 pytest.importorskip("moto.server")
 pytest.importorskip("boto3")
@@ -28,20 +28,13 @@ def s3_server() -> Iterator[str]:
 
 @pytest.fixture
 def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    import boto3
-
-    from auditpipe.storage import s3 as store
-
-    for name, value in aws_env(s3_server).items():
-        monkeypatch.setenv(name, value)
-    store.reset()
-    client = boto3.client("s3")
+    client = loopback_client(s3_server, monkeypatch)
     client.create_bucket(Bucket="blobs")
     yield client
     for obj in client.list_objects_v2(Bucket="blobs").get("Contents", []):
         client.delete_object(Bucket="blobs", Key=obj["Key"])
     client.delete_bucket(Bucket="blobs")
-    store.reset()
+    forget_client()
 
 
 @pytest.mark.parametrize("size", [0, 5, MIB + 3, 8 * MIB, 12 * MIB + 7])

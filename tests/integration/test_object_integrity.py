@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import Project, Result
-from tests.integration.s3_helpers import aws_env, moto_server, recorded_calls, require_auth
+from tests.integration.s3_helpers import (
+    forget_client,
+    loopback_client,
+    moto_server,
+    recorded_calls,
+    require_auth,
+)
 
 pytest.importorskip("moto.server")
 pytest.importorskip("boto3")
@@ -47,14 +53,7 @@ def s3_server() -> Iterator[str]:
 @pytest.fixture
 def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A client on the loopback server; bucket ``lake`` (versioned) holds ``raw/data.csv``."""
-    import boto3
-
-    from auditpipe.storage import s3 as store
-
-    for name, value in aws_env(s3_server).items():
-        monkeypatch.setenv(name, value)
-    store.reset()
-    client = boto3.client("s3")
+    client = loopback_client(s3_server, monkeypatch)
     client.create_bucket(Bucket="lake")
     client.put_bucket_versioning(Bucket="lake", VersioningConfiguration={"Status": "Enabled"})
     client.put_object(Bucket="lake", Key="raw/data.csv", Body=RAW)
@@ -64,7 +63,7 @@ def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     for marker in client.list_object_versions(Bucket="lake").get("DeleteMarkers", []):
         client.delete_object(Bucket="lake", Key=marker["Key"], VersionId=marker["VersionId"])
     client.delete_bucket(Bucket="lake")
-    store.reset()
+    forget_client()
 
 
 def _statement(cli: Callable[..., Result]) -> dict[str, Any]:

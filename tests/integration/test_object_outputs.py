@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Project, Result
-from tests.integration.s3_helpers import aws_env, moto_server
+from tests.integration.s3_helpers import forget_client, loopback_client, moto_server
 
 pytest.importorskip("moto.server")
 pytest.importorskip("boto3")
@@ -53,15 +53,8 @@ def s3_server() -> Iterator[str]:
 @pytest.fixture
 def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Bucket ``lake`` holds ``raw/data.csv``; bucket ``ci-cache`` is the remote cache."""
-    import boto3
-
-    from auditpipe.storage import s3 as store
-
-    for name, value in aws_env(s3_server).items():
-        monkeypatch.setenv(name, value)
     monkeypatch.delenv("AUDITPIPE_CACHE_REMOTE", raising=False)
-    store.reset()
-    client = boto3.client("s3")
+    client = loopback_client(s3_server, monkeypatch)
     for bucket in ("lake", "ci-cache"):
         client.create_bucket(Bucket=bucket)
     client.put_object(Bucket="lake", Key="raw/data.csv", Body=RAW)
@@ -70,7 +63,7 @@ def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         for obj in client.list_objects_v2(Bucket=bucket).get("Contents", []):
             client.delete_object(Bucket=bucket, Key=obj["Key"])
         client.delete_bucket(Bucket=bucket)
-    store.reset()
+    forget_client()
 
 
 def _ran(project: Project) -> int:
