@@ -34,6 +34,7 @@ from auditpipe.pipeline.gating import RunGates
 from auditpipe.pipeline.outputs import StageOutputs
 from auditpipe.pipeline.planner import Assessment, Planner
 from auditpipe.pipeline.spec import StageSpec
+from auditpipe.storage import output_exists, url_deps_state
 
 Outcome = Literal[
     "ran", "skipped", "restored", "failed", "gate_failed", "not_run", "would_run", "would_restore"
@@ -220,7 +221,8 @@ class Executor:
 
         start = time.monotonic()
         with listed_once(stage.deps):  # the snapshot and the hashing share one listing
-            remote_deps = self._remote_state(stage)  # before hashing: a change mid-hash is caught
+            # before hashing: a change mid-hash is caught
+            remote_deps = {} if self.dry_run else url_deps_state(stage.deps)
             with self._lock:
                 assessment = self.planner.assess(stage, force=self.force)
         if assessment.up_to_date:
@@ -378,32 +380,13 @@ class Executor:
         elif execution.exit_code != 0:
             execution.failure = f"command exited with {execution.exit_code}"
         else:
-            missing = [o for o in stage.all_outputs if not self._exists(o)]
+            missing = [o for o in stage.all_outputs if not output_exists(self.root, o)]
             if missing:
                 execution.failure = (
                     f"command succeeded but did not write {', '.join(missing)}"
                     + self.commands.missing_hint
                 )
         return execution
-
-    def _remote_state(self, stage: StageSpec) -> dict[str, object]:
-        from auditpipe.storage import is_url
-
-        urls = [d for d in stage.deps if is_url(d)]
-        if not urls or self.dry_run:
-            return {}
-        from auditpipe.storage.objects import snapshot
-
-        return snapshot(urls)
-
-    def _exists(self, output: str) -> bool:
-        from auditpipe.storage import is_url
-
-        if is_url(output):
-            from auditpipe.storage.objects import exists
-
-            return exists(output)
-        return os.path.lexists(os.path.join(self.root, output))
 
 
 def _blocks(result: StageResult) -> bool:
