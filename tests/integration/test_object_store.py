@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Project, Result
+from tests.integration.s3_helpers import loopback_client, moto_server
 
 pytest.importorskip("moto.server")
 pytest.importorskip("boto3")
@@ -45,29 +46,14 @@ def pipeline_text(endpoint: str, raw_key: str = "raw/data.csv") -> str:
 
 @pytest.fixture(scope="module")
 def s3_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
 def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     """An S3 client on the loopback server, bucket ``lake`` holding ``raw/data.csv``."""
-    import boto3
-
-    for name, value in {
-        "AWS_ENDPOINT_URL": s3_server,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    client = boto3.client("s3")
+    client = loopback_client(s3_server, monkeypatch)
     client.create_bucket(Bucket="lake")
     client.put_object(Bucket="lake", Key="raw/data.csv", Body=RAW)
     yield client

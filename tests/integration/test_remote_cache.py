@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Project, Result, git
+from tests.integration.s3_helpers import loopback_client, moto_server
 
 pytest.importorskip("moto.server")
 pytest.importorskip("boto3")
@@ -34,29 +35,14 @@ stages:
 
 @pytest.fixture(scope="module")
 def s3_server() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
 def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    import boto3
-
-    for name, value in {
-        "AWS_ENDPOINT_URL": s3_server,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
     monkeypatch.delenv("AUDITPIPE_CACHE_REMOTE", raising=False)
-    client = boto3.client("s3")
+    client = loopback_client(s3_server, monkeypatch)
     client.create_bucket(Bucket=BUCKET)
     yield client
     for obj in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
